@@ -1,0 +1,46 @@
+/// What an action is given: the accepted event, already in the journal.
+public struct AcceptedEvent: Sendable {
+    public var record: JournalRecord
+    /// The journal line, reused by actions that write the event out again.
+    public var line: [UInt8]
+
+    public init(record: JournalRecord) {
+        self.record = record
+        self.line = record.line
+    }
+
+    /// A value for a path or template placeholder: `event`, `source`,
+    /// `request_id`, `date` (the local date received), or a top-level scalar
+    /// field of the payload such as `chat_id`.
+    public func placeholder(_ name: String) -> String? {
+        switch name {
+        case "event": record.event
+        case "source": record.source
+        case "request_id": record.requestID
+        case "date": record.receivedAt.localDate
+        default: record.payload[name]?.scalarText
+        }
+    }
+}
+
+/// Why an action failed; the message is safe for a response, the detail is for stderr.
+public struct ActionError: Error, Sendable {
+    public var message: String
+    public var detail: String
+}
+
+/// Something done with an accepted event after it is journaled. Later kinds
+/// (mail, command) conform to the same one requirement.
+public protocol Action: Sendable {
+    /// Names the action in messages, e.g. `append data/chats/{chat_id}.jsonl`.
+    var summary: String { get }
+    func run(_ event: AcceptedEvent) throws(ActionError)
+}
+
+public enum ActionFactory {
+    public static func make(_ settings: ActionSettings) -> any Action {
+        switch settings {
+        case .append(let s): AppendAction(settings: s)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Glibc
+
+/// The `chathooks` admin command.
+public enum CLI {
+    public static func main(_ arguments: [String]) -> Never {
+        let args = Array(arguments.dropFirst())
+        switch args.first {
+        case "check":
+            guard args.count <= 2 else { usage(to: 2) }
+            exit(check(path: args.count == 2 ? args[1] : ConfigLoader.locate(environment: ConfigLoader.processEnvironment)))
+        case "help", "--help", "-h":
+            usage(to: 1)
+        case nil:
+            usage(to: 2)
+        default:
+            print("chathooks: unknown command '\(args[0])'\n", to: &standardError)
+            usage(to: 2)
+        }
+    }
+
+    static func usage(to fd: Int32) -> Never {
+        let text = """
+        usage: chathooks check [CONFIG]
+          check   validate a configuration and print what each endpoint will do
+                  (CONFIG defaults to $CHATHOOKS_CONFIG, else chathooks.json5 beside this program)
+        """
+        writeAll(fd, Array((text + "\n").utf8))
+        exit(fd == 1 ? 0 : 2)
+    }
+
+    /// Prints what each endpoint will do, or every problem; returns the exit status.
+    public static func check(path: String) -> Int32 {
+        do {
+            let config = try ConfigLoader.load(path: path)
+            print(describe(config), terminator: "")
+            return 0
+        } catch {
+            var out = "\(path): invalid configuration (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")):\n"
+            for p in error.problems { out += "  - \(p)\n" }
+            writeAll(2, Array(out.utf8))
+            return 1
+        }
+    }
+
+    public static func describe(_ config: Config) -> String {
+        var out = "\(config.path): valid\n"
+        out += "journal: \(config.journal.path) (fsync \(config.journal.fsync ? "on" : "off"))\n"
+        out += "body limit: \(config.maxBodyBytes) bytes\n"
+        for endpoint in Endpoint.all {
+            out += "\(endpoint.route) (\(endpoint.executableName)): "
+            switch endpoint {
+            case .chatdealer(let event):
+                guard let cd = config.chatdealer, let settings = cd.events[event] else {
+                    out += "not configured (answers 503)\n"
+                    continue
+                }
+                out += "POST with header \(cd.header) holding one of \(cd.tokens.count) token\(cd.tokens.count == 1 ? "" : "s"); journal"
+                out += actionsText(settings.actions) + "\n"
+            case .spaloDataset:
+                guard let sp = config.spalo else {
+                    out += "not configured (answers 503)\n"
+                    continue
+                }
+                let n = min(sp.dataset.staticEntries.count, DatasetReply.maxActions)
+                out += "POST with webhookKey and a bcrypt secretHash of the client secret; journal"
+                out += actionsText(sp.actions)
+                out += n == 0 ? "; reply 400 \"\(sp.dataset.emptyMessage)\"\n" : "; reply \(n) static value\(n == 1 ? "" : "s") (\(sp.dataset.staticEntries.prefix(3).map(\.key).joined(separator: ", "))\(n > 3 ? ", …" : ""))\n"
+            }
+        }
+        for w in config.warnings { out += "warning: \(w)\n" }
+        return out
+    }
+
+    static func actionsText(_ actions: [ActionSettings]) -> String {
+        actions.isEmpty ? "; no actions" : "; then " + actions.map { ActionFactory.make($0).summary }.joined(separator: ", then ")
+    }
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { writeAll(2, Array(string.utf8)) }
+}
+
+nonisolated(unsafe) var standardError = StandardError()

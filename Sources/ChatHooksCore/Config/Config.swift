@@ -1,0 +1,66 @@
+/// The receivers' configuration, decoded from one JSON5 file (see `ConfigLoader`).
+/// Paths are absolute by the time a `Config` exists; secrets are resolved.
+public struct Config: Sendable {
+    /// The file it came from, and that file's folder (relative paths resolve there).
+    public var path: String
+    public var directory: String
+    public var journal: JournalSettings
+    /// Bodies larger than this are refused with 413 before a byte is read.
+    public var maxBodyBytes: Int
+    public var chatdealer: ChatDealerSettings?
+    public var spalo: SpaloSettings?
+    /// Things worth a look that do not stop the receivers (short tokens, …).
+    public var warnings: [String]
+
+    public static let defaultMaxBodyBytes = 1 << 20
+}
+
+public struct JournalSettings: Sendable {
+    public var path: String
+    /// `fsync` each line before answering (the default): a 200 then survives a power cut.
+    public var fsync: Bool
+}
+
+public struct ChatDealerSettings: Sendable {
+    /// The header Chat Dealer is told to send, e.g. `X-Chathooks-Token`.
+    public var header: String
+    /// Every accepted token; more than one lets a token be rotated without downtime.
+    public var tokens: [String]
+    public var events: [ChatDealerEvent: EventSettings]
+}
+
+public struct EventSettings: Sendable {
+    public var actions: [ActionSettings]
+}
+
+public struct SpaloSettings: Sendable {
+    public var webhookKey: String
+    public var clientSecret: String
+    public var dataset: DatasetSettings
+    public var actions: [ActionSettings]
+}
+
+public struct DatasetSettings: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var key: String
+        public var value: String
+    }
+    public var staticEntries: [Entry]
+    public var emptyMessage: String
+}
+
+/// One configured action; `ActionFactory` turns it into something that runs.
+public enum ActionSettings: Sendable {
+    case append(AppendSettings)
+
+    public var typeName: String {
+        switch self {
+        case .append: "append"
+        }
+    }
+}
+
+public struct AppendSettings: Sendable {
+    public var path: PathTemplate
+    public var fsync: Bool
+}

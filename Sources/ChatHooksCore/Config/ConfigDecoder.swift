@@ -1,0 +1,135 @@
+/// Turns a parsed JSON5 document into a `Config`, through a `ConfigReader` that
+/// collects every problem.
+enum ConfigDecoder {
+    static func decode(_ document: JSONValue, path: String, reader r: inout ConfigReader) -> Config? {
+        guard let root = r.object(document, "", allowed: ["journal", "limits", "chatdealer", "spalo"]) else {
+            if document.objectValue == nil { r.problem("", "the configuration must be an object") }
+            return nil
+        }
+        var journal = JournalSettings(path: Files.resolve("data/journal.jsonl", against: r.directory), fsync: true)
+        if let j = r.object(root["journal"], "journal", allowed: ["path", "fsync"]) {
+            if let p = r.string(j, "path", "journal") { journal.path = Files.resolve(p, against: r.directory) }
+            journal.fsync = r.bool(j, "fsync", "journal", default: true)
+        }
+        var maxBody = Config.defaultMaxBodyBytes
+        if let l = r.object(root["limits"], "limits", allowed: ["maxBodyBytes"]) {
+            maxBody = r.integer(l, "maxBodyBytes", "limits", range: 1...(256 << 20)) ?? maxBody
+        }
+        let chatdealer = root["chatdealer"].flatMap { decodeChatDealer($0, reader: &r) }
+        let spalo = root["spalo"].flatMap { decodeSpalo($0, reader: &r, journalFsync: journal.fsync) }
+        if root["chatdealer"] == nil && root["spalo"] == nil {
+            r.problem("", "neither chatdealer nor spalo is configured: nothing would be received")
+        }
+        return Config(path: path, directory: r.directory, journal: journal, maxBodyBytes: maxBody,
+                      chatdealer: chatdealer, spalo: spalo, warnings: [])
+    }
+
+    static func decodeChatDealer(_ value: JSONValue, reader r: inout ConfigReader) -> ChatDealerSettings? {
+        guard let cd = r.object(value, "chatdealer", allowed: ["auth", "events"]) else { return nil }
+        var header = ""
+        var tokens: [String] = []
+        if let auth = r.object(cd["auth"], "chatdealer.auth", allowed: ["header", "tokens"]) {
+            if let h = r.string(auth, "header", "chatdealer.auth", required: true) {
+                if isValidHeaderName(h) { header = h } else {
+                    r.problem("chatdealer.auth.header", "\"\(h)\" is not a valid HTTP header name")
+                }
+                if h.lowercased() == "authorization" {
+                    r.warnings.append("chatdealer.auth.header: Apache passes Authorization to CGI programs only with CGIPassAuth On; a custom header such as X-Chathooks-Token is simpler")
+                }
+            }
+            if let list = r.array(auth, "tokens", "chatdealer.auth", required: true) {
+                if list.isEmpty { r.problem("chatdealer.auth.tokens", "must list at least one token") }
+                for (i, t) in list.enumerated() {
+                    if let s = r.secret(t, "chatdealer.auth.tokens[\(i)]") {
+                        tokens.append(s)
+                        if s.utf8.count < 16 {
+                            r.warnings.append("chatdealer.auth.tokens[\(i)]: shorter than 16 characters; use a long random token (e.g. `openssl rand -hex 24`)")
+                        }
+                    }
+                }
+            }
+        } else if cd["auth"] == nil {
+            r.problem("chatdealer.auth", "is required: without it anyone could post events")
+        }
+        var events: [ChatDealerEvent: EventSettings] = [:]
+        let names = ChatDealerEvent.allCases.map(\.rawValue)
+        if let ev = r.object(cd["events"], "chatdealer.events", allowed: names) {
+            for event in ChatDealerEvent.allCases {
+                guard let value = ev[event.rawValue] else { continue }
+                let at = "chatdealer.events.\(event.rawValue)"
+                guard let e = r.object(value, at, allowed: ["actions"]) else { continue }
+                events[event] = EventSettings(actions: decodeActions(e["actions"], at + ".actions", reader: &r, fsync: true))
+            }
+        } else if cd["events"] == nil {
+            r.problem("chatdealer.events", "is required: name the events to receive")
+        }
+        return ChatDealerSettings(header: header, tokens: tokens, events: events)
+    }
+
+    static func decodeSpalo(_ value: JSONValue, reader r: inout ConfigReader, journalFsync: Bool) -> SpaloSettings? {
+        guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions"]) else { return nil }
+        let key = r.secret(sp["webhookKey"], "spalo.webhookKey") ?? ""
+        let secret = r.secret(sp["clientSecret"], "spalo.clientSecret") ?? ""
+        var dataset = DatasetSettings(staticEntries: [], emptyMessage: "設定できるデータがありません。")
+        if let ds = r.object(sp["dataset"], "spalo.dataset", allowed: ["static", "emptyMessage"]) {
+            if let list = r.array(ds, "static", "spalo.dataset") {
+                for (i, item) in list.enumerated() {
+                    let at = "spalo.dataset.static[\(i)]"
+                    guard let o = r.object(item, at, allowed: ["key", "value"]) else { continue }
+                    guard let k = r.string(o, "key", at, required: true),
+                          let v = r.string(o, "value", at, required: true, nonEmpty: false) else { continue }
+                    if k.count > DatasetReply.maxLength || v.count > DatasetReply.maxLength {
+                        r.warnings.append("\(at): longer than \(DatasetReply.maxLength) characters; SPALO takes 50, so it will be cut")
+                    }
+                    dataset.staticEntries.append(.init(key: k, value: v))
+                }
+                if list.count > DatasetReply.maxActions {
+                    r.warnings.append("spalo.dataset.static: \(list.count) entries; SPALO takes \(DatasetReply.maxActions), the rest are not sent")
+                }
+            }
+            if let m = r.string(ds, "emptyMessage", "spalo.dataset") { dataset.emptyMessage = m }
+        }
+        let actions = decodeActions(sp["actions"], "spalo.actions", reader: &r, fsync: journalFsync)
+        return SpaloSettings(webhookKey: key, clientSecret: secret, dataset: dataset, actions: actions)
+    }
+
+    static func decodeActions(_ value: JSONValue?, _ path: String, reader r: inout ConfigReader, fsync: Bool) -> [ActionSettings] {
+        guard let value else { return [] }
+        guard case .array(let list) = value else {
+            r.problem(path, "must be an array, not \(value.typeName)")
+            return []
+        }
+        var actions: [ActionSettings] = []
+        for (i, item) in list.enumerated() {
+            let at = "\(path)[\(i)]"
+            guard case .object(let o) = item else {
+                r.problem(at, "must be an object, not \(item.typeName)")
+                continue
+            }
+            switch o["type"]?.stringValue {
+            case "append":
+                guard let a = r.object(item, at, allowed: ["type", "path", "fsync"]),
+                      let p = r.string(a, "path", at, required: true) else { continue }
+                do {
+                    let template = try PathTemplate(Files.resolve(p, against: r.directory))
+                    actions.append(.append(AppendSettings(path: template, fsync: r.bool(a, "fsync", at, default: fsync))))
+                } catch {
+                    r.problem(at + ".path", error.message)
+                }
+            case nil:
+                r.problem(at + ".type", "is required (one of: append)")
+            case let other?:
+                r.problem(at + ".type", "unknown action type \"\(other)\" (one of: append)")
+            }
+        }
+        return actions
+    }
+
+    /// RFC 9110 token characters.
+    static func isValidHeaderName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || "!#$%&'*+-.^_`|~".utf8.contains(c)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Glibc
+
+/// Finds, reads and decodes the configuration.
+public enum ConfigLoader {
+    public static let fileName = "chathooks.json5"
+
+    /// `CHATHOOKS_CONFIG` when set, else `chathooks.json5` beside the executable.
+    public static func locate(environment: (String) -> String?) -> String {
+        if let explicit = environment("CHATHOOKS_CONFIG"), !explicit.isEmpty { return explicit }
+        let exe = Files.executablePath() ?? CommandLine.arguments.first ?? "."
+        return Files.resolve(fileName, against: Files.directoryName(exe))
+    }
+
+    public static func load(path: String, environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
+        let bytes: [UInt8]
+        do {
+            bytes = try Files.read(path, limit: 4 << 20)
+        } catch {
+            if error.errno == ENOENT {
+                throw ConfigError(path: path, problems: ["no configuration file here (set CHATHOOKS_CONFIG, or put \(fileName) beside the executable)"])
+            }
+            throw ConfigError(path: path, problems: ["\(error)"])
+        }
+        return try decode(bytes, path: path, environment: environment)
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String, environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
+        let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: currentDirectory())
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(bytes, mode: .json5)
+        } catch {
+            throw ConfigError(path: path, problems: ["syntax error at \(error)"])
+        }
+        var reader = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
+        let config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
+        guard reader.problems.isEmpty, var config else {
+            throw ConfigError(path: path, problems: reader.problems)
+        }
+        config.warnings = reader.warnings
+        return config
+    }
+
+    public static func processEnvironment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(cString: value)
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,131 @@
+import Glibc
+
+/// Walks a parsed config, collecting every problem with its key path instead of
+/// stopping at the first, so `chathooks check` can list them all at once.
+struct ConfigReader {
+    var problems: [String] = []
+    var warnings: [String] = []
+    let directory: String
+    let environment: (String) -> String?
+
+    mutating func problem(_ path: String, _ message: String) {
+        problems.append(path.isEmpty ? message : "\(path): \(message)")
+    }
+
+    /// The value as an object, reporting keys that are not in `allowed` (a typo
+    /// such as `jounral` would otherwise be silently ignored).
+    mutating func object(_ value: JSONValue?, _ path: String, allowed: [String]) -> JSONObject? {
+        guard let value else { return nil }
+        guard case .object(let object) = value else {
+            problem(path, "must be an object, not \(value.typeName)")
+            return nil
+        }
+        for key in object.keys where !allowed.contains(key) {
+            problem(join(path, key), "unknown key (expected one of: \(allowed.joined(separator: ", ")))")
+        }
+        return object
+    }
+
+    mutating func string(_ object: JSONObject, _ key: String, _ path: String, required: Bool = false, nonEmpty: Bool = true) -> String? {
+        let at = join(path, key)
+        guard let value = object[key] else {
+            if required { problem(at, "is required") }
+            return nil
+        }
+        guard case .string(let s) = value else {
+            problem(at, "must be a string, not \(value.typeName)")
+            return nil
+        }
+        if nonEmpty && s.isEmpty {
+            problem(at, "must not be empty")
+            return nil
+        }
+        return s
+    }
+
+    mutating func bool(_ object: JSONObject, _ key: String, _ path: String, default fallback: Bool) -> Bool {
+        guard let value = object[key] else { return fallback }
+        guard case .bool(let b) = value else {
+            problem(join(path, key), "must be true or false, not \(value.typeName)")
+            return fallback
+        }
+        return b
+    }
+
+    mutating func integer(_ object: JSONObject, _ key: String, _ path: String, range: ClosedRange<Int>) -> Int? {
+        guard let value = object[key] else { return nil }
+        guard case .number(let text) = value, let n = Int(text) else {
+            problem(join(path, key), "must be a whole number, not \(value.typeName == "a number" ? "a fraction" : value.typeName)")
+            return nil
+        }
+        guard range.contains(n) else {
+            problem(join(path, key), "must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return n
+    }
+
+    mutating func array(_ object: JSONObject, _ key: String, _ path: String, required: Bool = false) -> [JSONValue]? {
+        let at = join(path, key)
+        guard let value = object[key] else {
+            if required { problem(at, "is required") }
+            return nil
+        }
+        guard case .array(let a) = value else {
+            problem(at, "must be an array, not \(value.typeName)")
+            return nil
+        }
+        return a
+    }
+
+    /// A secret written inline (`"s3cret"`), or taken from the environment
+    /// (`{ env: "NAME" }`) or a file (`{ file: "secrets/token" }`, trailing
+    /// newline removed). Messages name where it was looked for, never its value.
+    mutating func secret(_ value: JSONValue?, _ path: String) -> String? {
+        guard let value else {
+            problem(path, "is required")
+            return nil
+        }
+        switch value {
+        case .string(let s):
+            if s.isEmpty { problem(path, "must not be empty"); return nil }
+            return s
+        case .object:
+            guard let object = object(value, path, allowed: ["env", "file"]) else { return nil }
+            let env = string(object, "env", path)
+            let file = string(object, "file", path)
+            if let env, file == nil {
+                guard let s = environment(env), !s.isEmpty else {
+                    problem(path, "environment variable \(env) is not set or empty")
+                    return nil
+                }
+                return s
+            }
+            if let file, env == nil {
+                let full = Files.resolve(file, against: directory)
+                do {
+                    var bytes = try Files.read(full, limit: 64 << 10)
+                    while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+                    guard !bytes.isEmpty else { problem(path, "secret file \(full) is empty"); return nil }
+                    guard firstInvalidUTF8Offset(bytes) == nil else {
+                        problem(path, "secret file \(full) is not UTF-8 text")
+                        return nil
+                    }
+                    return String(decoding: bytes, as: UTF8.self)
+                } catch {
+                    problem(path, "cannot read secret file: \(error)")
+                    return nil
+                }
+            }
+            problem(path, "must name exactly one of env or file")
+            return nil
+        default:
+            problem(path, "must be a string or { env: \"NAME\" } or { file: \"path\" }, not \(value.typeName)")
+            return nil
+        }
+    }
+
+    func join(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+}

@@ -1,0 +1,49 @@
+/// Chat Dealer's five "外部 API 呼び出し" events, by the names used in URLs,
+/// config keys and the journal.
+public enum ChatDealerEvent: String, CaseIterable, Sendable, Hashable {
+    case chatStart = "chat-start"
+    case chatMessage = "chat-message"
+    case chatEnd = "chat-end"
+    case scenario = "scenario"
+    case form = "form"
+
+    /// Checks a payload against the event's documented fields.
+    func validate(_ payload: JSONObject) throws(HTTPError) {
+        var r = FieldReader(payload)
+        switch self {
+        case .chatStart: _ = try ChatStart(&r)
+        case .chatMessage: _ = try ChatMessageEvent(&r)
+        case .chatEnd: _ = try ChatEnd(&r)
+        case .scenario: _ = try ScenarioFired(&r)
+        case .form: _ = try FormAnswered(&r)
+        }
+    }
+}
+
+/// Where a request goes: one Chat Dealer event, or SPALO's dataset call.
+public enum Endpoint: Sendable, Hashable {
+    case chatdealer(ChatDealerEvent)
+    case spaloDataset
+
+    public var source: String {
+        switch self {
+        case .chatdealer: "chatdealer"
+        case .spaloDataset: "spalo"
+        }
+    }
+
+    public var eventName: String {
+        switch self {
+        case .chatdealer(let e): e.rawValue
+        case .spaloDataset: "dataset"
+        }
+    }
+
+    /// The route, as in `/hooks/chatdealer/chat-start` or `chathooks.cgi/spalo/dataset`.
+    public var route: String { "\(source)/\(eventName)" }
+
+    public static let all: [Endpoint] = ChatDealerEvent.allCases.map { .chatdealer($0) } + [.spaloDataset]
+
+    /// The executable's name for this endpoint (`chatdealer-chat-start`, `spalo-dataset`).
+    public var executableName: String { "\(source)-\(eventName)" }
+}

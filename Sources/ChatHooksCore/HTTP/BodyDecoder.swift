@@ -1,0 +1,69 @@
+/// Reads and decodes a request body: checks its announced length against the
+/// limit before reading a byte, reads exactly that many, and turns JSON (or a
+/// urlencoded form) into an object.
+public enum BodyDecoder {
+    /// The announced length, or the error for a missing, malformed or too large one.
+    public static func contentLength(_ request: Request, limit: Int) throws(HTTPError) -> Int {
+        guard let raw = request.contentLength, !raw.isEmpty else { throw HTTPError.lengthRequired }
+        guard raw.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw HTTPError.badRequest("invalid_length", "Content-Length must be a number of bytes")
+        }
+        // Too many digits for an Int is also too large.
+        guard let length = Int(raw), length <= limit else {
+            throw HTTPError(413, "body_too_large", "the body is larger than the limit of \(limit) bytes")
+        }
+        return length
+    }
+
+    public enum Kind: Equatable { case json, form }
+
+    /// What to read the body as. The senders' Content-Type is not documented,
+    /// so anything but a form is read as JSON; multipart is refused.
+    public static func kind(_ request: Request) throws(HTTPError) -> Kind {
+        if let encoding = request.header("Content-Encoding"), !encoding.isEmpty, encoding.lowercased() != "identity" {
+            throw HTTPError(415, "unsupported_media_type", "Content-Encoding \(encoding.prefix(40)) is not supported; send the body uncompressed")
+        }
+        let type = (request.contentType ?? "").split(separator: ";").first.map { String($0).trimmingASCIISpaces.lowercased() } ?? ""
+        if type == "application/x-www-form-urlencoded" { return .form }
+        if type.hasPrefix("multipart/") {
+            throw HTTPError(415, "unsupported_media_type", "\(type) bodies are not accepted; send JSON")
+        }
+        return .json
+    }
+
+    /// Reads exactly `length` bytes.
+    public static func read(_ reader: inout some BodyReader, length: Int) throws(HTTPError) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(length)
+        while body.count < length {
+            let chunk = try reader.read(count: min(65536, length - body.count))
+            if chunk.isEmpty { break }
+            body += chunk
+        }
+        guard body.count == length else {
+            throw HTTPError.badRequest("truncated_body", "the body ended after \(body.count) of the \(length) bytes announced by Content-Length")
+        }
+        return body
+    }
+
+    public static func decode(_ body: [UInt8], as kind: Kind) throws(HTTPError) -> JSONObject {
+        switch kind {
+        case .form:
+            return try FormURLDecoder.decode(body)
+        case .json:
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(body, mode: .strict)
+            } catch {
+                if error.message == "invalid UTF-8" {
+                    throw HTTPError.badRequest("invalid_utf8", "the body is not valid UTF-8 (byte \(error.offset))")
+                }
+                throw HTTPError.badRequest("invalid_json", "the body is not valid JSON: \(error)")
+            }
+            guard case .object(let object) = value else {
+                throw HTTPError.badRequest("invalid_json", "the body must be a JSON object, not \(value.typeName)")
+            }
+            return object
+        }
+    }
+}

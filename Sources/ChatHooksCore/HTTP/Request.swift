@@ -1,0 +1,50 @@
+/// What a transport (CGI or FastCGI) knows about a request before its body is
+/// read: the CGI meta-variables (RFC 3875), whichever way they arrived.
+public struct Request: Sendable {
+    public var variables: [String: String]
+
+    public init(variables: [String: String]) {
+        self.variables = variables
+    }
+
+    public var method: String { variables["REQUEST_METHOD"] ?? "" }
+    public var contentLength: String? { variables["CONTENT_LENGTH"] }
+    public var contentType: String? { variables["CONTENT_TYPE"] }
+    public var remoteAddress: String { variables["REMOTE_ADDR"] ?? "" }
+    public var pathInfo: String { variables["PATH_INFO"] ?? "" }
+
+    /// An HTTP request header by name (`X-Chathooks-Token` → `HTTP_X_CHATHOOKS_TOKEN`).
+    public func header(_ name: String) -> String? {
+        variables[Request.metaVariableName(forHeader: name)]
+    }
+
+    public static func metaVariableName(forHeader name: String) -> String {
+        var result = "HTTP_"
+        for c in name.utf8 {
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): result.unicodeScalars.append(Unicode.Scalar(c - 32))
+            case UInt8(ascii: "-"): result += "_"
+            default: result.unicodeScalars.append(Unicode.Scalar(c))
+            }
+        }
+        return result
+    }
+}
+
+/// Reads a request body; a transport supplies one. `read(count:)` returns at
+/// most `count` bytes and fewer only at the end of input.
+public protocol BodyReader {
+    mutating func read(count: Int) throws(HTTPError) -> [UInt8]
+}
+
+/// A body already in memory (tests, the CLI's replay).
+public struct BufferBodyReader: BodyReader {
+    var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public mutating func read(count: Int) -> [UInt8] {
+        let n = min(count, bytes.count)
+        let out = Array(bytes[0..<n])
+        bytes.removeFirst(n)
+        return out
+    }
+}

@@ -1,0 +1,83 @@
+import Glibc
+
+/// Appends whole lines to a JSON Lines file so that concurrent writers (CGI
+/// processes, FastCGI workers) never interleave: one `write` of the whole line
+/// under an exclusive `flock`, on an `O_APPEND` descriptor, then `fsync`.
+/// A line that cannot be written completely is cut back off, so the file never
+/// holds half a record.
+public struct LineAppender: Sendable {
+    public var path: String
+    public var fsync: Bool
+
+    public init(path: String, fsync: Bool) {
+        self.path = path
+        self.fsync = fsync
+    }
+
+    public func append(_ line: [UInt8]) throws(SystemError) {
+        precondition(line.last == 0x0A, "a journal line ends with a newline")
+        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        if fd < 0 && errno == ENOENT {
+            try Files.makeDirectories(Files.directoryName(path))
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        }
+        guard fd >= 0 else { throw SystemError("open", path: path) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw SystemError("flock", path: path) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: path) }
+        let sizeBefore = st.st_size
+        let written = line.withUnsafeBytes { raw -> Int in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return -1
+                }
+                offset += n
+            }
+            return offset
+        }
+        if written != line.count {
+            let failure = SystemError("write", path: path)
+            _ = ftruncate(fd, sizeBefore)
+            throw failure
+        }
+        if fsync {
+            guard Glibc.fsync(fd) == 0 else {
+                let failure = SystemError("fsync", path: path)
+                _ = ftruncate(fd, sizeBefore)
+                throw failure
+            }
+        }
+    }
+}
+
+/// One accepted event, as the journal records it.
+public struct JournalRecord: Sendable {
+    public var receivedAt: Timestamp
+    public var source: String
+    public var event: String
+    public var requestID: String
+    public var remoteAddress: String
+    /// Every field as received, unknown ones included, secrets removed.
+    public var payload: JSONObject
+
+    /// The record as one JSON Lines line (newline included).
+    public var line: [UInt8] {
+        var record = JSONObject()
+        record.append("received_at", .string(receivedAt.rfc3339))
+        record.append("source", .string(source))
+        record.append("event", .string(event))
+        record.append("request_id", .string(requestID))
+        record.append("remote_addr", .string(remoteAddress))
+        record.append("payload", .object(payload))
+        var bytes = JSONWriter.serialize(.object(record))
+        bytes.append(0x0A)
+        return bytes
+    }
+}

@@ -1,0 +1,127 @@
+/// The request path, the same for every transport: method → config → auth →
+/// length → body → decode → validate → journal → actions → response. Every
+/// `HTTPError` thrown on the way becomes a response here and nowhere else.
+public enum Pipeline {
+    public static func handle(
+        _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
+        config: Result<Config, ConfigError>
+    ) -> Response {
+        do {
+            return try accept(endpoint, request: request, body: &body, config: config)
+        } catch {
+            let remote = request.remoteAddress.isEmpty ? "" : " from \(request.remoteAddress)"
+            logError("\(endpoint.route): \(error.status) \(error.code)\(remote): \(error.message)"
+                     + (error.detail.map { " (\($0))" } ?? ""))
+            return errorResponse(endpoint, error)
+        }
+    }
+
+    static func accept(
+        _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
+        config result: Result<Config, ConfigError>
+    ) throws(HTTPError) -> Response {
+        guard request.method == "POST" else { throw HTTPError.methodNotAllowed }
+        let config: Config
+        switch result {
+        case .success(let c): config = c
+        case .failure(let e): throw HTTPError.notConfigured(e.description)
+        }
+        switch endpoint {
+        case .chatdealer(let event):
+            guard let cd = config.chatdealer else { throw HTTPError.notConfigured("chatdealer is not in \(config.path)") }
+            guard let settings = cd.events[event] else {
+                throw HTTPError.notConfigured("chatdealer.events.\(event.rawValue) is not in \(config.path)")
+            }
+            // The token is in a header: strangers are turned away before the body is read.
+            try TokenAuthenticator(header: cd.header, tokens: cd.tokens).authenticate(request)
+            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
+            guard !payload.members.isEmpty else { throw HTTPError.badRequest("empty_body", "the body is empty") }
+            try event.validate(payload)
+            let accepted = try journal(endpoint, request: request, payload: payload, config: config)
+            let failures = runActions(settings.actions, accepted)
+            let id = accepted.record.requestID
+            guard failures.isEmpty else {
+                var body = JSONObject()
+                body.append("ok", .bool(false))
+                body.append("error", .string("action_failed"))
+                body.append("id", .string(id))
+                body.append("message", .string("the event is in the journal as \(id), but an action failed: \(failures.joined(separator: "; "))"))
+                return .json(500, .object(body))
+            }
+            return .json(200, .object(JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])))
+
+        case .spaloDataset:
+            guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
+            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
+            let authenticator = SpaloAuthenticator(webhookKey: sp.webhookKey, clientSecret: sp.clientSecret)
+            if try authenticator.authenticate(payload) == .urlCheck {
+                // SPALO checks a URL when it is registered: answer, run nothing.
+                return .json(200, .object(JSONObject([.init(key: "type", value: .string("dataset")), .init(key: "actions", value: .array([]))])))
+            }
+            var reader = FieldReader(payload)
+            _ = try SpaloDatasetRequest(&reader)
+            let accepted = try journal(endpoint, request: request, payload: payload.removing(SpaloDatasetRequest.secretKeys), config: config)
+            let failures = runActions(sp.actions, accepted)
+            var reply = DatasetReply.response(sp.dataset.staticEntries, emptyMessage: sp.dataset.emptyMessage)
+            // The bot user is waiting for the data: the reply stands, and the
+            // response says what failed in a header (the event is journaled).
+            reply.headers.append(("X-Chathooks-Request-Id", accepted.record.requestID))
+            if !failures.isEmpty {
+                reply.headers.append(("X-Chathooks-Action-Failed", failures.joined(separator: "; ")))
+            }
+            return reply
+        }
+    }
+
+    static func readPayload(_ request: Request, body: inout some BodyReader, limit: Int) throws(HTTPError) -> JSONObject {
+        let length = try BodyDecoder.contentLength(request, limit: limit)
+        let kind = try BodyDecoder.kind(request)
+        let bytes = try BodyDecoder.read(&body, length: length)
+        if bytes.isEmpty { return JSONObject() }
+        return try BodyDecoder.decode(bytes, as: kind)
+    }
+
+    /// Writes the event to the journal; only then may anything else happen.
+    static func journal(_ endpoint: Endpoint, request: Request, payload: JSONObject, config: Config) throws(HTTPError) -> AcceptedEvent {
+        let now = Timestamp.now()
+        let record = JournalRecord(receivedAt: now, source: endpoint.source, event: endpoint.eventName,
+                                   requestID: RequestID.make(at: now), remoteAddress: request.remoteAddress,
+                                   payload: payload)
+        let accepted = AcceptedEvent(record: record)
+        do {
+            try LineAppender(path: config.journal.path, fsync: config.journal.fsync).append(accepted.line)
+        } catch {
+            throw HTTPError(500, "journal_failed", "the event could not be written to the journal, so it was not accepted; nothing was run",
+                            detail: "\(error)")
+        }
+        return accepted
+    }
+
+    /// Runs every action, even after one fails; returns the failures' messages.
+    static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent) -> [String] {
+        var failures: [String] = []
+        for s in settings {
+            do {
+                try ActionFactory.make(s).run(event)
+            } catch {
+                logError("\(event.record.source)/\(event.record.event) \(event.record.requestID): \(error.detail)")
+                failures.append(error.message)
+            }
+        }
+        return failures
+    }
+
+    static func errorResponse(_ endpoint: Endpoint, _ error: HTTPError) -> Response {
+        let headers = error.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        switch endpoint {
+        case .spaloDataset:
+            return DatasetReply.textResponse(error.status, error.message, headers: headers)
+        case .chatdealer:
+            var body = JSONObject()
+            body.append("ok", .bool(false))
+            body.append("error", .string(error.code))
+            body.append("message", .string(error.message))
+            return .json(error.status, .object(body), headers: headers)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Request ids are ULIDs (26 characters, Crockford base 32): time-ordered, so
+/// the journal sorts by them, and with 80 random bits, so they never collide.
+public enum RequestID {
+    private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    public static func make(at time: Timestamp = .now()) -> String {
+        var rng = SystemRandomNumberGenerator()
+        let random = (hi: UInt16.random(in: .min ... .max, using: &rng), lo: rng.next() as UInt64)
+        // 128 bits: 48 of milliseconds, then 80 random.
+        let high = UInt64(time.milliseconds) << 16 | UInt64(random.hi)
+        let low = random.lo
+        var out = [UInt8](repeating: 0, count: 26)
+        // 26 digits of 5 bits = 130 bits; the top two are zero.
+        for i in 0..<26 {
+            let bit = (25 - i) * 5  // position of this digit's lowest bit
+            let value: UInt64
+            if bit >= 64 {
+                value = high >> UInt64(bit - 64)
+            } else if bit + 5 <= 64 {
+                value = low >> UInt64(bit)
+            } else {
+                value = (low >> UInt64(bit)) | (high << UInt64(64 - bit))
+            }
+            out[i] = alphabet[Int(value & 0x1F)]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

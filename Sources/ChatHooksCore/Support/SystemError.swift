@@ -1,0 +1,45 @@
+import Glibc
+
+/// A failed system call, keeping its `errno` (the detail goes to stderr, never
+/// to a response body).
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var path: String?
+    public var errno: Int32
+
+    public init(_ operation: String, path: String? = nil, errno: Int32 = Glibc.errno) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        if let path { return "\(operation) \(path): \(reason) (errno \(errno))" }
+        return "\(operation): \(reason) (errno \(errno))"
+    }
+}
+
+/// Writes a line to stderr, which the web server keeps in its error log.
+public func logError(_ message: String) {
+    var line = "chathooks: " + message
+    if !line.hasSuffix("\n") { line += "\n" }
+    writeAll(2, Array(line.utf8))
+}
+
+/// Writes every byte, retrying short writes and EINTR. Returns false on failure.
+@discardableResult
+public func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+}

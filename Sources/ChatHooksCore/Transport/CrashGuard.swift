@@ -1,0 +1,53 @@
+import Glibc
+
+/// The last line of defence for "never silent": if the process traps (a bug,
+/// an overflow, a stack overflow) before its response is written, a signal
+/// handler writes a fixed 500 response to stdout and a line to stderr, using
+/// only async-signal-safe calls on memory prepared in advance.
+enum CrashGuard {
+    nonisolated(unsafe) static var response: UnsafeMutableBufferPointer<UInt8> = .init(start: nil, count: 0)
+    nonisolated(unsafe) static var message: UnsafeMutableBufferPointer<UInt8> = .init(start: nil, count: 0)
+    nonisolated(unsafe) static var started: sig_atomic_t = 0
+
+    static func install() {
+        let body = #"{"ok":false,"error":"internal_error","message":"the receiver failed; see the web server's error log"}"# + "\n"
+        let text = "Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        response = copy(text)
+        message = copy("chathooks: the handler crashed (signal) before answering; a 500 was sent\n")
+
+        // An alternate stack, so a stack overflow can still be answered.
+        let size = 64 * 1024
+        var stack = stack_t()
+        stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        stack.ss_size = size
+        stack.ss_flags = 0
+        sigaltstack(&stack, nil)
+
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signal in
+            if CrashGuard.started == 0 {
+                CrashGuard.started = 1
+                _ = write(1, CrashGuard.response.baseAddress, CrashGuard.response.count)
+            }
+            _ = write(2, CrashGuard.message.baseAddress, CrashGuard.message.count)
+            // Back to the default action, so the crash still shows as one.
+            Glibc.signal(signal, SIG_DFL)
+            raise(signal)
+        }
+        action.sa_flags = SA_ONSTACK | Int32(bitPattern: UInt32(SA_RESETHAND))
+        for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] {
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    static func responseStarted() {
+        started = 1
+    }
+
+    private static func copy(_ s: String) -> UnsafeMutableBufferPointer<UInt8> {
+        let bytes = Array(s.utf8)
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buffer.initialize(from: bytes)
+        return buffer
+    }
+}

@@ -1,0 +1,3 @@
+import ChatHooksCore
+
+CGITransport.main(.chatdealer(.scenario))

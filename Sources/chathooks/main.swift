@@ -1,0 +1,3 @@
+import ChatHooksCore
+
+CLI.main(CommandLine.arguments)
