@@ -21,10 +21,24 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Writes a line to stderr, which the web server keeps in its error log.
+/// Control characters (request text can carry them) are written as `\xNN`, so
+/// one call is always exactly one log line and a sender cannot forge others.
 public func logError(_ message: String) {
-    var line = "chathooks: " + message
-    if !line.hasSuffix("\n") { line += "\n" }
-    writeAll(2, Array(line.utf8))
+    writeAll(2, logLine(message))
+}
+
+public func logLine(_ message: String) -> [UInt8] {
+    var line = Array("chathooks: ".utf8)
+    let hex = Array("0123456789ABCDEF".utf8)
+    for b in message.utf8 {
+        if b < 0x20 || b == 0x7F {
+            line += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+        } else {
+            line.append(b)
+        }
+    }
+    line.append(0x0A)
+    return line
 }
 
 /// Writes every byte, retrying short writes and EINTR. Returns false on failure.

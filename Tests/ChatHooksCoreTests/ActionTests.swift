@@ -1,0 +1,92 @@
+import Testing
+@testable import ChatHooksCore
+
+@Suite struct ActionTests {
+    @Test func placeholdersCannotLeaveTheirFolder() throws {
+        let t = try PathTemplate("/data/chats/{chat_id}.jsonl")
+        #expect(t.placeholders == ["chat_id"])
+        for (value, expected) in [
+            ("21252", "/data/chats/21252.jsonl"),
+            ("../../etc/passwd", "/data/chats/%2E.%2F..%2Fetc%2Fpasswd.jsonl"),
+            ("..", "/data/chats/%2E..jsonl"),
+            ("", "/data/chats/_.jsonl"),
+            ("a\\b\u{0}c\nd%", "/data/chats/a%5Cb%00c%0Ad%25.jsonl"),
+            ("user@example.jp", "/data/chats/user@example.jp.jsonl"),
+            ("山田", "/data/chats/山田.jsonl"),
+        ] {
+            let path = try t.render { _ in value }
+            #expect(path == expected)
+            #expect(Files.directoryName(path) == "/data/chats")
+        }
+        #expect(throws: PathTemplate.Invalid.self) { try t.render { _ in String(repeating: "x", count: 200) } }
+    }
+
+    @Test func templateSyntax() {
+        for bad in ["a/{x", "a/x}", "a/{}", "a/{x y}", "a/{x/y}"] {
+            #expect(throws: PathTemplate.Invalid.self, "\(bad)") { try PathTemplate(bad) }
+        }
+    }
+
+    @Test func datasetValuesAreCutAtCharacterBoundaries() {
+        #expect(DatasetReply.cut(String(repeating: "あ", count: 60)) == String(repeating: "あ", count: 50))
+        #expect(DatasetReply.cut("短い") == "短い")
+        // An emoji is two UTF-16 units: 49 ASCII + 😀 would be 51 units, so the emoji goes.
+        let s = String(repeating: "a", count: 49) + "😀b"
+        #expect(DatasetReply.cut(s) == String(repeating: "a", count: 49))
+        // か + combining dakuten is one character of two UTF-16 units: kept whole or dropped whole.
+        let combining = String(repeating: "a", count: 49) + "か\u{3099}"
+        #expect(DatasetReply.cut(combining) == String(repeating: "a", count: 49))
+        let fits = String(repeating: "a", count: 48) + "か\u{3099}" + "z"
+        #expect(DatasetReply.cut(fits) == String(repeating: "a", count: 48) + "か\u{3099}")
+    }
+
+    @Test func datasetReplyShape() {
+        let many = (0..<250).map { DatasetSettings.Entry(key: "k\($0)", value: "v") }
+        let r = DatasetReply.response(many, emptyMessage: "none")
+        #expect(r.status == 200)
+        let body = try? JSONParser.parse(r.body)
+        #expect(body?["type"] == .string("dataset"))
+        #expect(body?["actions"]?.arrayValue?.count == 200)
+        let empty = DatasetReply.response([], emptyMessage: "設定できるデータがありません。")
+        #expect(empty.status == 400)
+        #expect(String(decoding: empty.body, as: UTF8.self) == #"{"type":"text","text":"設定できるデータがありません。"}"# + "\n")
+    }
+
+    @Test func appendWritesTheEventLineIntoTheTemplatedFile() throws {
+        let dir = try TemporaryDirectory()
+        let record = JournalRecord(receivedAt: .now(), source: "chatdealer", event: "chat-end", requestID: RequestID.make(),
+                                   remoteAddress: "127.0.0.1",
+                                   payload: JSONObject([.init(key: "chat_id", value: .string("../x"))]))
+        let event = AcceptedEvent(record: record)
+        let action = AppendAction(settings: AppendSettings(path: try PathTemplate(dir.path + "/chats/{event}-{chat_id}.jsonl"), fsync: false))
+        try action.run(event)
+        try action.run(event)
+        let text = try #require(dir.read("chats/chat-end-%2E.%2Fx.jsonl"))
+        #expect(text == String(decoding: event.line + event.line, as: UTF8.self))
+    }
+
+    @Test func requestIDsAreULIDsInTimeOrder() {
+        let a = RequestID.make(at: Timestamp(seconds: 1_700_000_000, nanoseconds: 0))
+        let b = RequestID.make(at: Timestamp(seconds: 1_700_000_001, nanoseconds: 0))
+        #expect(a.count == 26 && b.count == 26)
+        #expect(a < b)
+        #expect(a.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
+        #expect(RequestID.make() != RequestID.make())
+        // The time prefix encodes the milliseconds (ULID spec: 10 characters).
+        #expect(RequestID.make(at: Timestamp(seconds: 0, nanoseconds: 0)).hasPrefix("0000000000"))
+    }
+
+    @Test func timestampsAreRFC3339WithOffset() {
+        let s = Timestamp(seconds: 1_700_000_000, nanoseconds: 123_000_000).rfc3339
+        let pattern = s.utf8.count == 29 && s.contains("T") && s.contains(".123")
+        #expect(pattern, "\(s)")
+        #expect(["+", "-"].contains(String(s.dropFirst(23).prefix(1))), "\(s)")
+    }
+}
+
+@Suite struct LogTests {
+    @Test func oneCallIsOneLogLine() {
+        let line = String(decoding: logLine("bad \"2020\nchathooks: forged\r\u{7F}\""), as: UTF8.self)
+        #expect(line == "chathooks: bad \"2020\\x0Achathooks: forged\\x0D\\x7F\"\n")
+    }
+}

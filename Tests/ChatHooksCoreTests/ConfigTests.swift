@@ -1,0 +1,158 @@
+import Glibc
+import Testing
+@testable import ChatHooksCore
+
+@Suite struct ConfigTests {
+    static let sample = """
+    {
+      journal: { path: "data/journal.jsonl", fsync: true },
+      chatdealer: {
+        auth: { header: "X-Chathooks-Token", tokens: ["change-me", { env: "SECOND_TOKEN" }] },
+        events: {
+          "chat-start": { actions: [] },
+          "chat-end": { actions: [ { type: "append", path: "data/chats/{chat_id}.jsonl" } ] },
+        },
+      },
+      spalo: {
+        webhookKey: "85126C79CBF9FE36BB9D05D0639C70C235C18D37",
+        clientSecret: "change-me-too",
+        dataset: { static: [ { key: "住所", value: "東京都中央区銀座1-2-3" } ], emptyMessage: "なし" },
+      },
+    }
+    """
+
+    func decode(_ text: String, env: [String: String] = [:]) throws(ConfigError) -> Config {
+        try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", environment: { env[$0] })
+    }
+
+    func problems(_ text: String, env: [String: String] = [:]) -> [String] {
+        do {
+            _ = try decode(text, env: env)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    @Test func decodesTheDocumentedExample() throws {
+        let c = try decode(Self.sample, env: ["SECOND_TOKEN": "rotated-token-123456"])
+        #expect(c.journal.path == "/etc/chathooks/data/journal.jsonl")
+        #expect(c.journal.fsync)
+        #expect(c.maxBodyBytes == 1 << 20)
+        #expect(c.chatdealer?.header == "X-Chathooks-Token")
+        #expect(c.chatdealer?.tokens == ["change-me", "rotated-token-123456"])
+        #expect(c.chatdealer?.events[.chatStart] != nil)
+        #expect(c.chatdealer?.events[.form] == nil)
+        guard case .append(let a)? = c.chatdealer?.events[.chatEnd]?.actions.first else {
+            Issue.record("no append action")
+            return
+        }
+        #expect(a.path.description == "/etc/chathooks/data/chats/{chat_id}.jsonl")
+        #expect(c.spalo?.dataset.staticEntries == [.init(key: "住所", value: "東京都中央区銀座1-2-3")])
+        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: shorter than 16") })
+    }
+
+    @Test func syntaxErrorsNameLineAndColumn() {
+        let p = problems("{\n  journal: { path: \"x\" }\n  spalo: {}\n}")
+        #expect(p.count == 1)
+        #expect(p.first?.contains("line 3, column 3") == true, "\(p)")
+    }
+
+    @Test func listsEveryProblemWithItsPath() {
+        let p = problems("""
+        {
+          jounral: {},
+          limits: { maxBodyBytes: 0 },
+          chatdealer: {
+            auth: { header: "Bad Header", tokens: [] },
+            events: { "chat-begin": {}, "form": { actions: [ { type: "ftp" }, { path: "x" }, { type: "append", path: "a/{x" } ] } },
+          },
+          spalo: { webhookKey: { env: "MISSING" }, clientSecret: 42 },
+        }
+        """)
+        let expected = [
+            "jounral: unknown key",
+            "limits.maxBodyBytes: must be between",
+            "chatdealer.auth.header: \"Bad Header\" is not a valid HTTP header name",
+            "chatdealer.auth.tokens: must list at least one token",
+            "chatdealer.events.chat-begin: unknown key",
+            "chatdealer.events.form.actions[0].type: unknown action type \"ftp\"",
+            "chatdealer.events.form.actions[1].type: is required",
+            "chatdealer.events.form.actions[2].path: unclosed {",
+            "spalo.webhookKey: environment variable MISSING is not set",
+            "spalo.clientSecret: must be a string or",
+        ]
+        for e in expected {
+            #expect(p.contains { $0.hasPrefix(e) }, "missing \(e) in \(p)")
+        }
+        #expect(p.count == expected.count, "\(p)")
+    }
+
+    @Test func secretsComeFromFilesAndNeverAppearInProblems() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("secret.txt", "file-secret-value\n")
+        let text = #"{ spalo: { webhookKey: { file: "secret.txt" }, clientSecret: { file: "missing.txt" } } }"#
+        let path = dir.path + "/chathooks.json5"
+        do {
+            _ = try ConfigLoader.decode(Array(text.utf8), path: path, environment: { _ in nil })
+            Issue.record("accepted a missing secret file")
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems[0].hasPrefix("spalo.clientSecret: cannot read secret file"))
+            #expect(!error.description.contains("file-secret-value"))
+        }
+        try dir.write("missing.txt", "s2")
+        let c = try ConfigLoader.decode(Array(text.utf8), path: path, environment: { _ in nil })
+        #expect(c.spalo?.webhookKey == "file-secret-value")
+        #expect(c.spalo?.clientSecret == "s2")
+    }
+
+    @Test func refusesAConfigThatReceivesNothingOrOpensChatDealerWithoutAuth() {
+        #expect(problems("{}").contains { $0.contains("neither chatdealer nor spalo") })
+        #expect(problems("[]").contains { $0.contains("must be an object") })
+        #expect(problems(#"{ chatdealer: { events: { form: {} } } }"#).contains { $0.hasPrefix("chatdealer.auth: is required") })
+    }
+
+    @Test func missingFileIsExplained() {
+        do {
+            _ = try ConfigLoader.load(path: "/nonexistent/chathooks.json5")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description.contains("no configuration file here"))
+        }
+    }
+}
+
+/// A folder under /tmp removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/chathooks-test-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw SystemError("mkdtemp") }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        let full = path + "/" + name
+        try Files.makeDirectories(Files.directoryName(full))
+        let fd = open(full, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw SystemError("open", path: full) }
+        defer { close(fd) }
+        guard writeAll(fd, Array(text.utf8)) else { throw SystemError("write", path: full) }
+    }
+
+    func read(_ name: String) -> String? {
+        (try? Files.read(path + "/" + name)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    deinit {
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("rm"), strdup("-rf"), strdup(path), nil]
+        var pid = pid_t()
+        if posix_spawnp(&pid, "rm", nil, nil, &argv, environ) == 0 {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        for p in argv { free(p) }
+    }
+}
