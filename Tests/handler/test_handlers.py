@@ -483,4 +483,4 @@ def test_request_text_cannot_forge_log_lines(site):
     assert_error(site, result, 400, "invalid_field", "event_date")
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
-    assert "\\x0Achathooks: spalo/dataset: 200 forged" in lines[0]
+    assert "\\x0Achathooks: spalo/dataset: 200 forge" in lines[0]
