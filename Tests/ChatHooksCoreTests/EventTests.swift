@@ -1,41 +1,21 @@
 import Testing
 @testable import ChatHooksCore
 
-/// The vendor document's samples, made into valid JSON (keys quoted, missing
-/// commas added, the broken `"らくす太郎` closed). Everything else as printed.
+/// The vendor documents' samples, made into valid JSON (keys quoted, missing
+/// commas added, the broken `"らくす太郎` closed), shipped in examples/samples.
 enum VendorSamples {
-    static let chatStart = """
-    {"event_date":"2020/12/10 15:29:08","chat_id":"21252","visitor_id":"30660","visitor_key":"user-sample-1@rakus.co.jp",
-     "ip":"172.19.16.20","visit_count":"181","page_url":"https://www.rakus.co.jp/","page_title":"中小企業向けクラウドサービス | 株式会社ラクス"}
-    """
-    static let chatMessage = """
-    {"event_date":"2020/12/10 15:29:08","chat_id":"21252","visitor_id":"30660","visitor_key":"user-sample-1@rakus.co.jp",
-     "page_url":"https://www.rakus.co.jp/","page_title":"中小企業向けクラウドサービス | 株式会社ラクス","msg_type":"visitor",
-     "post_user":"らくす太郎","post_date":"2020/12/10 18:23:03","msg":"こんにちは"}
-    """
-    static let chatEnd = """
-    {"event_date":"2020/12/10 15:29:08","chat_id":"21252","visitor_id":"30660","visitor_key":"user-sample-1@rakus.co.jp",
-     "start_date":"2020/12/10 18:22:45","end_date":"2020/12/10 19:04:34","page_url":"https://www.rakus.co.jp/",
-     "page_title":"中小企業向けクラウドサービス | 株式会社ラクス",
-     "chat_detail":[{"msg_type":" system","post_user":"自動応答（シナリオ型）","post_date":"2020/12/10 18:22:46","msg":"ようこそ"},
-                    {"msg_type":"visitor","post_user":"らくす太郎","post_date":"2020/12/10 18:23:00","msg":"こんにちは"}]}
-    """
-    static let scenario = """
-    {"event_date":"2020/12/10 15:29:08","chat_id":"21252","visitor_id":"30660","visitor_key":"user-sample-1@rakus.co.jp",
-     "page_url":"https://www.rakus.co.jp/","page_title":"中小企業向けクラウドサービス | 株式会社ラクス",
-     "parameter":[{"prm1":"val1"},{"prm2":"val2"}]}
-    """
-    static let form = """
-    {"event_date":"2020/12/10 15:29:08","chat_id":"21252","visitor_id":"30660","subject":"パスワードの再発行について",
-     "content":"パスワードを忘れてしまいました。\\r\\n パスワードの再発行をお願いします。","agree_optin":true,"agree_privacy_policy":true,
-     "item":[{"item_name":"名前","item_value":"らくす太郎"},{"item_name":"メールアドレス","item_value":"user-sample-1@rakus.co.jp"}]}
-    """
-    static let spalo = """
-    {"webhookKey":"85126C79CBF9FE36BB9D05D0639C70C235C18D37","secretHash":"$2a$10$WOqE.sD38vWR5376P8DC7..fP/cnTefOVlymq1AVIEAqDkKJeWjT6",
-     "event":"DATASET","eventTime":"2023-01-18 09:40:30","item_name":"外部データ設定",
-     "data":[{"id":"C5","type":"date","value":"2023年01月18日","title":"開始日"},{"id":"C10","type":"time","value":"10時40分","title":"終了時間"}],
-     "botName":"業務日報","info":{"userId":123,"userName":"鈴木一郎","email":"suzuki@spalo.co.jp"}}
-    """
+    static func load(_ name: String) -> String {
+        let root = Files.directoryName(Files.directoryName(Files.directoryName(#filePath)))
+        let bytes = (try? Files.read(root + "/examples/samples/\(name).json")) ?? []
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static let chatStart = load("chat-start")
+    static let chatMessage = load("chat-message")
+    static let chatEnd = load("chat-end")
+    static let scenario = load("scenario")
+    static let form = load("form")
+    static let spalo = load("dataset")
 
     static let all: [(ChatDealerEvent, String)] = [
         (.chatStart, chatStart), (.chatMessage, chatMessage), (.chatEnd, chatEnd), (.scenario, scenario), (.form, form),

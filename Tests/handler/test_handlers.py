@@ -3,35 +3,18 @@ import copy
 import json
 import re
 import urllib.parse
+from pathlib import Path
 from datetime import datetime
 
 import bcrypt
 import pytest
 
-from conftest import (ADDRESS, CLIENT_SECRET, EMPTY_MESSAGE, TOKEN1, TOKEN2, WEBHOOK_KEY, Site)
+from cgi_site import (ADDRESS, CLIENT_SECRET, EMPTY_MESSAGE, TOKEN1, TOKEN2, WEBHOOK_KEY, Site)
 
-PAGE = {"page_url": "https://www.rakus.co.jp/", "page_title": "中小企業向けクラウドサービス | 株式会社ラクス"}
-WHO = {"event_date": "2020/12/10 15:29:08", "chat_id": "21252", "visitor_id": "30660"}
-KEY = {"visitor_key": "user-sample-1@rakus.co.jp"}
-
-# The vendor's samples (chatdealer-external-api.txt), made valid JSON.
-SAMPLES = {
-    "chat-start": {**WHO, **KEY, "ip": "172.19.16.20", "visit_count": "181", **PAGE},
-    "chat-message": {**WHO, **KEY, **PAGE, "msg_type": "visitor", "post_user": "らくす太郎",
-                     "post_date": "2020/12/10 18:23:03", "msg": "こんにちは"},
-    "chat-end": {**WHO, **KEY, "start_date": "2020/12/10 18:22:45", "end_date": "2020/12/10 19:04:34", **PAGE,
-                 "chat_detail": [
-                     {"msg_type": " system", "post_user": "自動応答（シナリオ型）",
-                      "post_date": "2020/12/10 18:22:46", "msg": "ようこそ"},
-                     {"msg_type": "visitor", "post_user": "らくす太郎",
-                      "post_date": "2020/12/10 18:23:00", "msg": "こんにちは"}]},
-    "scenario": {**WHO, **KEY, **PAGE, "parameter": [{"prm1": "val1"}, {"prm2": "val2"}]},
-    "form": {**WHO, "subject": "パスワードの再発行について",
-             "content": "パスワードを忘れてしまいました。\r\n パスワードの再発行をお願いします。",
-             "agree_optin": True, "agree_privacy_policy": True,
-             "item": [{"item_name": "名前", "item_value": "らくす太郎"},
-                      {"item_name": "メールアドレス", "item_value": "user-sample-1@rakus.co.jp"}]},
-}
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "samples"
+# The vendor's samples (chatdealer-external-api.txt), made valid JSON, shipped in examples/samples.
+SAMPLES = {event: json.loads((SAMPLES_DIR / f"{event}.json").read_text(encoding="utf-8"))
+           for event in ["chat-start", "chat-message", "chat-end", "scenario", "form"]}
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

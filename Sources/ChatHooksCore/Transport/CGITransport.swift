@@ -14,7 +14,26 @@ public enum CGITransport {
         var body = FileDescriptorBodyReader(fd: 0)
         let response = Pipeline.handle(endpoint, request: request, body: &body, config: config)
         CrashGuard.responseStarted()
-        return writeAll(1, response.cgiBytes) ? 0 : 1
+        let written = writeAll(1, response.cgiBytes)
+        drainUnreadBody(&body, announced: request.contentLength)
+        return written ? 0 : 1
+    }
+
+    /// A refused request (401, 413, …) is answered without reading its body,
+    /// but a CGI gateway such as fcgiwrap writes the whole body to our stdin and
+    /// turns the broken pipe into a 502 if we exit first. So, once the answer is
+    /// written, the rest of the announced body is read and thrown away (never
+    /// stored; at most `maxDrain` bytes).
+    static let maxDrain = 64 << 20
+
+    static func drainUnreadBody(_ body: inout FileDescriptorBodyReader, announced: String?) {
+        guard let announced, let length = Int(announced) else {
+            // An announced length too large for an Int: read up to the cap.
+            guard let announced, !announced.isEmpty, announced.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return }
+            body.discard(upTo: maxDrain)
+            return
+        }
+        body.discard(upTo: min(length, maxDrain))
     }
 
     /// The process environment as a dictionary.
@@ -35,6 +54,8 @@ public enum CGITransport {
 /// Reads a body from a file descriptor (stdin under CGI).
 public struct FileDescriptorBodyReader: BodyReader {
     public var fd: Int32
+    /// Bytes read so far.
+    public private(set) var consumed = 0
 
     public init(fd: Int32) { self.fd = fd }
 
@@ -44,6 +65,7 @@ public struct FileDescriptorBodyReader: BodyReader {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
             if n >= 0 {
                 buffer.removeSubrange(n...)
+                consumed += n
                 return buffer
             }
             if errno == EINTR { continue }
@@ -56,5 +78,19 @@ extension CGITransport {
     /// Runs one CGI request and exits.
     public static func main(_ endpoint: Endpoint) -> Never {
         exit(run(endpoint))
+    }
+}
+
+extension FileDescriptorBodyReader {
+    /// Reads and drops input until `total` bytes have been consumed or input ends.
+    mutating func discard(upTo total: Int) {
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while consumed < total {
+            let want = min(scratch.count, total - consumed)
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            consumed += n
+        }
     }
 }

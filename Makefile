@@ -1,0 +1,34 @@
+# chathooks — `make run` serves the receivers locally on a demo config;
+# `make test` runs every test. Both install what they need first.
+
+SWIFT_BUILD := swift build -c release -Xswiftc -static-executable
+BIN := .build/release
+HANDLERS := chatdealer-chat-start chatdealer-chat-message chatdealer-chat-end \
+            chatdealer-scenario chatdealer-form spalo-dataset
+PORT ?= 8080
+
+.PHONY: all deps build test test-unit test-handlers test-integration run clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+# Static executables: no shared libraries, so one copied file runs on any
+# x86-64 Linux host. `ldd` must say "not a dynamic executable".
+build: deps
+	$(SWIFT_BUILD)
+	@for h in $(HANDLERS) chathooks; do \
+	  ldd $(BIN)/$$h 2>&1 | grep -q 'not a dynamic executable' || { echo "$$h is not static" >&2; exit 1; }; \
+	done
+	@echo "built static executables in $(BIN)/"
+
+test: build
+	swift test
+	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration
+
+run: build
+	PORT=$(PORT) python3 tools/demo.py
+
+clean:
+	rm -rf .build run

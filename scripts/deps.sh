@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what building, testing and `make run` need, if it is missing.
+# Debian/Ubuntu: apt-get (through sudo when not root). Safe to run repeatedly.
+set -euo pipefail
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+
+missing=()
+have nginx || missing+=(nginx)
+have fcgiwrap || missing+=(fcgiwrap)
+have curl || missing+=(curl)
+have python3 || missing+=(python3 python3-pip)
+# crypt.h and the static libcrypt.a that the handlers link.
+[ -f /usr/include/crypt.h ] && ls /usr/lib/*/libcrypt.a >/dev/null 2>&1 || missing+=(libcrypt-dev)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps: missing $*, and this is not a Debian/Ubuntu system: install them by hand" >&2
+    exit 1
+  fi
+  echo "deps: installing $* (apt-get)"
+  $sudo apt-get update -q >/dev/null
+  # nginx's package starts a service on port 80; the project never uses it.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# Python modules for the tests and the demo: pytest, and bcrypt to make SPALO hashes.
+if ! python3 -c 'import bcrypt, pytest' >/dev/null 2>&1; then
+  echo "deps: installing Python's bcrypt and pytest"
+  if ! python3 -m pip install -q bcrypt pytest >/dev/null 2>&1; then
+    # A system Python that refuses pip (PEP 668): Debian's packages instead.
+    apt_install python3-bcrypt python3-pytest
+  fi
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "deps: no Swift toolchain on PATH. Install Swift 6 for Linux from swift.org (it is not in Debian's archive), then run make again." >&2
+  exit 1
+fi

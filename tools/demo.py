@@ -1,0 +1,82 @@
+"""`make run`: serve the receivers on 127.0.0.1:$PORT through nginx + fcgiwrap,
+on a demo config under ./run/, post one sample of each event, print the journal
+and a curl line per endpoint, then serve until Ctrl-C."""
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bcrypt  # noqa: E402
+
+from stack import HANDLERS, REPO, NginxFcgiwrap, Site  # noqa: E402
+from webclient import post  # noqa: E402
+
+TOKEN = "demo-token-0123456789abcdef"
+WEBHOOK_KEY = "85126C79CBF9FE36BB9D05D0639C70C235C18D37"
+CLIENT_SECRET = "demo-client-secret"
+
+
+def demo_config():
+    text = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
+    text = text.replace("change-me-to-a-long-random-token", TOKEN).replace('"change-me-too"', f'"{CLIENT_SECRET}"')
+    return text
+
+
+def sample(handler):
+    name = "dataset" if handler == "spalo-dataset" else handler[len("chatdealer-"):]
+    return json.loads((REPO / "examples" / "samples" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def main():
+    port = int(os.environ.get("PORT", "8080"))
+    root = REPO / "run"
+    site = Site(root, demo_config())
+    stack = NginxFcgiwrap(site, port)
+    stopping = []
+
+    def stop(*_):
+        if not stopping:
+            stopping.append(True)
+            print("\nstopping nginx and fcgiwrap …")
+            stack.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        stack.start()
+    except Exception as e:
+        stack.stop()
+        sys.exit(f"make run: could not start the servers: {e}")
+    print(f"nginx + fcgiwrap serve the receivers on http://127.0.0.1:{port} (config: {site.config_path})\n")
+    print("posting one sample of each event:")
+    for h in HANDLERS:
+        body = sample(h)
+        headers = {"Content-Type": "application/json"}
+        if h == "spalo-dataset":
+            body["secretHash"] = bcrypt.hashpw(CLIENT_SECRET.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
+        else:
+            headers["X-Chathooks-Token"] = TOKEN
+        r = post(stack.url(h), body, headers)
+        print(f"  {r.status} {stack.url(h)}  {r.body.decode(errors='replace').strip()}")
+    print(f"\njournal ({site.journal}):")
+    for line in site.journal_lines()[-len(HANDLERS):]:
+        print("  " + line)
+    print("\ntry it yourself:")
+    for h in HANDLERS[:-1]:
+        name = h[len("chatdealer-"):]
+        print(f"  curl -sS -H 'X-Chathooks-Token: {TOKEN}' -H 'Content-Type: application/json' "
+              f"--data-binary @examples/samples/{name}.json {stack.url(h)}")
+    print("  # spalo/dataset wants a fresh bcrypt secretHash of the client secret on every call:")
+    print(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); "
+          f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRET}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "
+          f"| curl -sS -H 'Content-Type: application/json' --data-binary @- {stack.url('spalo-dataset')}")
+    print(f"\nlogs: {root}/logs/error.log — serving until Ctrl-C")
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    main()
