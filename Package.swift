@@ -2,7 +2,7 @@
 import PackageDescription
 
 // One shared core, one thin executable per event, and the `chathooks` admin CLI.
-// The core imports Glibc only (not even FoundationEssentials): every handler
+// The core imports Glibc, libxcrypt and libfcgi only (not even FoundationEssentials): every handler
 // starts per request under CGI, so nothing is linked that would cost startup.
 let handlers = [
     "chatdealer-chat-start",
@@ -18,7 +18,8 @@ let package = Package(
     products: (handlers + ["chathooks"]).map { .executable(name: $0, targets: [$0]) },
     targets: [
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
-        .target(name: "ChatHooksCore", dependencies: ["CCrypt"]),
+        .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
+        .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI"]),
         .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"]),
         .testTarget(name: "ChatHooksCoreTests", dependencies: ["ChatHooksCore"]),
     ] + handlers.map { .executableTarget(name: $0, dependencies: ["ChatHooksCore"]) },

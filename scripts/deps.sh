@@ -8,6 +8,11 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin
 missing=()
 have nginx || missing+=(nginx)
 have fcgiwrap || missing+=(fcgiwrap)
+have spawn-fcgi || missing+=(spawn-fcgi)
+have apache2 || missing+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_fcgid.so ] || missing+=(libapache2-mod-fcgid)
+# fcgiapp.h and the static libfcgi.a that the executables link (FastCGI).
+[ -f /usr/include/fcgiapp.h ] && ls /usr/lib/*/libfcgi.a >/dev/null 2>&1 || missing+=(libfcgi-dev)
 have curl || missing+=(curl)
 have python3 || missing+=(python3 python3-pip)
 # crypt.h and the static libcrypt.a that the handlers link.
@@ -23,7 +28,7 @@ apt_install() {
   fi
   echo "deps: installing $* (apt-get)"
   $sudo apt-get update -q >/dev/null
-  # nginx's package starts a service on port 80; the project never uses it.
+  # nginx's and Apache's packages start a service on port 80; the project never uses it.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null
 }
 

@@ -106,76 +106,30 @@ class Site:
             return []
 
 
-class NginxFcgiwrap:
-    """nginx + fcgiwrap, using nginx/chathooks-fcgiwrap.conf as shipped."""
+class Stack:
+    """Processes started for one test or demo; `stop()` ends them all."""
 
     def __init__(self, site: Site, port: int = None):
         self.site = site
         self.port = port or free_port()
         self.procs = []
 
-    def render(self):
-        root = self.site.root
-        snippet = (REPO / "nginx" / "chathooks-fcgiwrap.conf").read_text()
-        snippet = snippet.replace("/opt/chathooks", str(root))
-        snippet = snippet.replace("unix:/run/fcgiwrap.socket", f"unix:{root}/sock/fcgiwrap.sock")
-        (root / "chathooks-fcgiwrap.conf").write_text(snippet)
-        # `include fastcgi_params` is relative to the main config's folder.
-        shutil.copy("/etc/nginx/fastcgi_params", root / "fastcgi_params")
-        user = f"user {self.site.user.pw_name};" if self.site.user else ""
-        (root / "nginx.conf").write_text(f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {root}/logs/nginx.pid;
-error_log {root}/logs/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log {root}/logs/access.log;
-    client_body_temp_path {root}/tmp/body;
-    fastcgi_temp_path {root}/tmp/fastcgi;
-    proxy_temp_path {root}/tmp/proxy;
-    uwsgi_temp_path {root}/tmp/uwsgi;
-    scgi_temp_path {root}/tmp/scgi;
-    server {{
-        listen 127.0.0.1:{self.port};
-        server_name localhost;
-        include {root}/chathooks-fcgiwrap.conf;
-    }}
-}}
-""")
-
-    def start(self):
-        self.render()
-        root = self.site.root
-        sock = root / "sock" / "fcgiwrap.sock"
-        if sock.exists():
-            sock.unlink()
-        log = root / "logs" / "fcgiwrap.log"
+    def spawn(self, argv, log_name, as_service_user=False, env=None):
+        log = self.site.root / "logs" / log_name
         kw = {}
-        if self.site.user:
+        if as_service_user and self.site.user:
             kw = dict(user=self.site.user.pw_uid, group=self.site.user.pw_gid, extra_groups=[])
         with open(log, "ab") as out:
-            # -f: the handlers' stderr goes to nginx's error log, where users look.
-            fcgi = subprocess.Popen([find("fcgiwrap"), "-f", "-c", "2", "-s", f"unix:{sock}"],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True, **kw)
-        self.procs.append(fcgi)
-        wait_for_path(sock, fcgi, log)
-        nginx_log = root / "logs" / "nginx.out"
-        with open(nginx_log, "ab") as out:
-            nginx = subprocess.Popen([find("nginx"), "-p", str(root), "-c", str(root / "nginx.conf"),
-                                      "-e", str(root / "logs" / "error.log")],
-                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
-        self.procs.append(nginx)
-        wait_for_port(self.port, nginx, nginx_log)
-        return self
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True, env=env, **kw)
+        self.procs.append(proc)
+        return proc, log
 
     def url(self, handler):
         return f"http://127.0.0.1:{self.port}{ROUTES[handler]}"
 
-    def error_log(self):
-        return read_tail(self.site.root / "logs" / "error.log", 100_000)
+    def journal_lines(self):
+        return self.site.journal_lines()
 
     def stop(self):
         for p in reversed(self.procs):
@@ -197,3 +151,212 @@ http {{
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def nginx_main_conf(site, port, include):
+    root = site.root
+    user = f"user {site.user.pw_name};" if site.user else ""
+    # `include fastcgi_params` is relative to the main config's folder.
+    shutil.copy("/etc/nginx/fastcgi_params", root / "fastcgi_params")
+    (root / "nginx.conf").write_text(f"""
+{user}
+worker_processes 1;
+daemon off;
+pid {root}/logs/nginx.pid;
+error_log {root}/logs/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {root}/logs/access.log;
+    client_body_temp_path {root}/tmp/body;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    proxy_temp_path {root}/tmp/proxy;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        include {include};
+    }}
+}}
+""")
+
+
+def shipped(relative, site, **replacements):
+    """A shipped config file with /opt/chathooks (and any other given text) replaced."""
+    text = (REPO / relative).read_text().replace("/opt/chathooks", str(site.root))
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text
+
+
+class NginxFcgiwrap(Stack):
+    """nginx + fcgiwrap (CGI), using nginx/chathooks-fcgiwrap.conf as shipped."""
+
+    def start(self):
+        root = self.site.root
+        sock = root / "sock" / "fcgiwrap.sock"
+        (root / "chathooks.conf").write_text(shipped("nginx/chathooks-fcgiwrap.conf", self.site, **{
+            "unix:/run/fcgiwrap.socket": f"unix:{sock}"}))
+        nginx_main_conf(self.site, self.port, root / "chathooks.conf")
+        if sock.exists():
+            sock.unlink()
+        # -f: the handlers' stderr goes to nginx's error log, where users look.
+        fcgi, log = self.spawn([find("fcgiwrap"), "-f", "-c", "2", "-s", f"unix:{sock}"], "fcgiwrap.log",
+                               as_service_user=True)
+        wait_for_path(sock, fcgi, log)
+        start_nginx(self)
+        return self
+
+    def error_log(self):
+        return read_tail(self.site.root / "logs" / "error.log", 100_000)
+
+
+def start_nginx(stack):
+    root = stack.site.root
+    nginx, log = stack.spawn([find("nginx"), "-p", str(root), "-c", str(root / "nginx.conf"),
+                              "-e", str(root / "logs" / "error.log")], "nginx.out")
+    wait_for_port(stack.port, nginx, log)
+
+
+class NginxSpawnFcgi(Stack):
+    """nginx + spawn-fcgi: the executables as native FastCGI processes, using
+    nginx/chathooks-fastcgi.conf (one routed `chathooks` process) or
+    nginx/chathooks-fastcgi-per-event.conf (one process per receiver)."""
+
+    def __init__(self, site: Site, per_event=False, port: int = None, children=1):
+        super().__init__(site, port)
+        self.per_event = per_event
+        self.children = children
+        self.fastcgi = {}  # name -> the spawn-fcgi'd process's pid
+
+    def start(self):
+        root = self.site.root
+        sockdir = root / "sock"
+        conf = "nginx/chathooks-fastcgi-per-event.conf" if self.per_event else "nginx/chathooks-fastcgi.conf"
+        (root / "chathooks.conf").write_text(shipped(conf, self.site, **{"unix:/run/chathooks/": f"unix:{sockdir}/"}))
+        nginx_main_conf(self.site, self.port, root / "chathooks.conf")
+        names = HANDLERS if self.per_event else ["chathooks"]
+        if not self.per_event:
+            shutil.copy2(self.site.bin_dir / "chathooks", root / "bin" / "chathooks")
+        for name in names:
+            self.spawn_fastcgi(name)
+        start_nginx(self)
+        return self
+
+    def spawn_fastcgi(self, name):
+        root = self.site.root
+        sock = root / "sock" / f"{name}.sock"
+        pidfile = root / "sock" / f"{name}.pid"
+        for f in (sock, pidfile):
+            if f.exists():
+                f.unlink()
+        argv = [find("spawn-fcgi"), "-n", "-s", str(sock), "-M", "0660", "-F", str(self.children)]
+        if self.site.user:
+            argv += ["-u", self.site.user.pw_name, "-g", self.site.user.pw_name,
+                     "-U", self.site.user.pw_name, "-G", self.site.user.pw_name]
+        if self.children > 1:
+            argv += ["-P", str(pidfile)]
+        # -n: spawn-fcgi stays in front as the one process we stop (with -F 1 it
+        # execs the executable itself, so the pid is the handler's).
+        proc, log = self.spawn(argv + ["--", str(root / "bin" / name)], f"spawn-fcgi-{name}.log")
+        wait_for_path(sock, proc, log)
+        self.fastcgi[name] = proc
+
+    def error_log(self):
+        return read_tail(self.site.root / "logs" / "error.log", 100_000)
+
+
+APACHE_MODULES = ["mpm_prefork", "authz_core", "authz_host", "mime", "cgi", "alias", "rewrite", "setenvif", "env", "dir"]
+
+
+class Apache(Stack):
+    """Apache httpd, either as shared hosting (mod_cgi with apache/htaccess in
+    a document folder, one chathooks.cgi) or with mod_fcgid
+    (apache/chathooks-fcgid.conf as shipped)."""
+
+    def __init__(self, site: Site, mode="htaccess", port: int = None):
+        super().__init__(site, port)
+        assert mode in ("htaccess", "fcgid")
+        self.mode = mode
+
+    @property
+    def folder(self):
+        """The shared-hosting folder: public_html/chathooks."""
+        return self.site.root / "htdocs" / "chathooks"
+
+    def url(self, handler, short=False):
+        route = ROUTES[handler][len("/hooks"):]
+        if self.mode == "fcgid":
+            return f"http://127.0.0.1:{self.port}/hooks{route}"
+        if short:
+            return f"http://127.0.0.1:{self.port}/chathooks/hooks{route}"
+        return f"http://127.0.0.1:{self.port}/chathooks/chathooks.cgi{route}"
+
+    def start(self):
+        root = self.site.root
+        modules = APACHE_MODULES + (["fcgid"] if self.mode == "fcgid" else [])
+        loads = "\n".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in modules)
+        user = f"User {self.site.user.pw_name}\nGroup {self.site.user.pw_name}" if self.site.user else ""
+        (root / "htdocs").mkdir(exist_ok=True)
+        extra = ""
+        if self.mode == "htaccess":
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / "apache" / "htaccess", self.folder / ".htaccess")
+            shutil.copy2(self.site.bin_dir / "chathooks", self.folder / "chathooks.cgi")
+            # The config beside the executable, as on shared hosting; its data/ too.
+            text = self.site.config_path.read_text(encoding="utf-8")
+            (self.folder / "chathooks.json5").write_text(text, encoding="utf-8")
+            (self.folder / "data").mkdir(exist_ok=True)
+            if self.site.user:
+                os.chown(self.folder / "data", self.site.user.pw_uid, self.site.user.pw_gid)
+        else:
+            shutil.copy2(self.site.bin_dir / "chathooks", root / "bin" / "chathooks")
+            (root / "fcgid").mkdir(exist_ok=True)
+            if self.site.user:
+                os.chown(root / "fcgid", self.site.user.pw_uid, self.site.user.pw_gid)
+            (root / "chathooks-fcgid.conf").write_text(shipped("apache/chathooks-fcgid.conf", self.site))
+            extra = f"""
+FcgidIPCDir {root}/fcgid
+FcgidProcessTableFile {root}/fcgid/shm
+Include {root}/chathooks-fcgid.conf
+"""
+        (root / "httpd.conf").write_text(f"""
+{loads}
+ServerName localhost
+ServerRoot {root}
+TypesConfig /etc/mime.types
+Listen 127.0.0.1:{self.port}
+PidFile {root}/logs/httpd.pid
+ErrorLog {root}/logs/error.log
+LogLevel info
+{user}
+DocumentRoot {root}/htdocs
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<Directory {root}/htdocs>
+    AllowOverride All
+    Require all granted
+</Directory>
+{extra}
+""")
+        httpd, log = self.spawn([find("apache2"), "-f", str(root / "httpd.conf"), "-DFOREGROUND"], "httpd.out",
+                                env={"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"})
+        wait_for_port(self.port, httpd, log)
+        return self
+
+    @property
+    def journal(self):
+        if self.mode == "htaccess":
+            return self.folder / "data" / "journal.jsonl"
+        return self.site.journal
+
+    def journal_lines(self):
+        try:
+            return self.journal.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def error_log(self):
+        return read_tail(self.site.root / "logs" / "error.log", 100_000)

@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.chatdealer(.chatEnd))
+Server.main(.fixed(.chatdealer(.chatEnd)))

@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.chatdealer(.chatMessage))
+Server.main(.fixed(.chatdealer(.chatMessage)))

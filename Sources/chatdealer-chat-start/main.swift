@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.chatdealer(.chatStart))
+Server.main(.fixed(.chatdealer(.chatStart)))

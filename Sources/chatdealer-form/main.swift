@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.chatdealer(.form))
+Server.main(.fixed(.chatdealer(.form)))

@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.chatdealer(.scenario))
+Server.main(.fixed(.chatdealer(.scenario)))

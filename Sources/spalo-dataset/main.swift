@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-CGITransport.main(.spaloDataset)
+Server.main(.fixed(.spaloDataset))

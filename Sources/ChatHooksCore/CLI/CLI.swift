@@ -2,7 +2,18 @@ import Glibc
 
 /// The `chathooks` admin command.
 public enum CLI {
+    /// One executable, many names: copied or linked as `chatdealer-form.cgi` it
+    /// is that receiver; started by a web server (CGI or FastCGI) it routes by
+    /// path; from a shell it is the admin command.
     public static func main(_ arguments: [String]) -> Never {
+        if let endpoint = Endpoint(executableName: arguments.first ?? "") {
+            Server.main(.fixed(endpoint))
+        }
+        // Under CGI, a query string without '=' may arrive as arguments
+        // (RFC 3875 §4.4): a request must never reach the admin commands.
+        if getenv("GATEWAY_INTERFACE") != nil || getenv("REQUEST_METHOD") != nil || FastCGITransport.isFastCGI() {
+            Server.main(.byPath)
+        }
         let args = Array(arguments.dropFirst())
         switch args.first {
         case "check":
@@ -23,6 +34,11 @@ public enum CLI {
         usage: chathooks check [CONFIG]
           check   validate a configuration and print what each endpoint will do
                   (CONFIG defaults to $CHATHOOKS_CONFIG, else chathooks.json5 beside this program)
+
+        Started by a web server, chathooks is every receiver at once, routed by
+        path: as CGI (chathooks.cgi/chatdealer/chat-start) or on a FastCGI socket
+        (/hooks/chatdealer/chat-start). Named after one receiver
+        (chatdealer-form.cgi, spalo-dataset), it is that receiver.
         """
         writeAll(fd, Array((text + "\n").utf8))
         exit(fd == 1 ? 0 : 2)

@@ -95,6 +95,12 @@ struct ConfigReader {
             let env = string(object, "env", path)
             let file = string(object, "file", path)
             if let env, file == nil {
+                // CGI puts the client's request headers in HTTP_* variables: a
+                // secret read from one would be whatever the client sends.
+                guard !env.uppercased().hasPrefix("HTTP_") else {
+                    problem(path, "\(env) holds a request header, sent by the client: it cannot hold a secret")
+                    return nil
+                }
                 guard let s = environment(env), !s.isEmpty else {
                     problem(path, "environment variable \(env) is not set or empty")
                     return nil

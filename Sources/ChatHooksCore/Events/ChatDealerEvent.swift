@@ -46,4 +46,23 @@ public enum Endpoint: Sendable, Hashable {
 
     /// The executable's name for this endpoint (`chatdealer-chat-start`, `spalo-dataset`).
     public var executableName: String { "\(source)-\(eventName)" }
+
+    /// The endpoint an executable's own name stands for (`chatdealer-form`,
+    /// `chatdealer-form.cgi`, `/path/spalo-dataset.fcgi`), if any.
+    public init?(executableName path: String) {
+        var name = Substring(path.split(separator: "/").last ?? "")
+        for suffix in [".cgi", ".fcgi"] where name.hasSuffix(suffix) { name = name.dropLast(suffix.count) }
+        guard let e = Endpoint.all.first(where: { $0.executableName == name }) else { return nil }
+        self = e
+    }
+
+    /// The endpoint a request path names by its last two segments:
+    /// `/hooks/chatdealer/chat-start`, `/chathooks.cgi/spalo/dataset`, `chatdealer/form`.
+    public init?(path: String) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count >= 2 else { return nil }
+        let route = "\(parts[parts.count - 2])/\(parts[parts.count - 1])"
+        guard let e = Endpoint.all.first(where: { $0.route == route }) else { return nil }
+        self = e
+    }
 }

@@ -111,12 +111,14 @@ public enum Pipeline {
         return failures
     }
 
-    static func errorResponse(_ endpoint: Endpoint, _ error: HTTPError) -> Response {
+    /// An error in the sender's own form: SPALO's `{"type":"text",…}`, else ours
+    /// (also for a request that matched no endpoint).
+    static func errorResponse(_ endpoint: Endpoint?, _ error: HTTPError) -> Response {
         let headers = error.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         switch endpoint {
-        case .spaloDataset:
+        case .spaloDataset?:
             return DatasetReply.textResponse(error.status, error.message, headers: headers)
-        case .chatdealer:
+        case .chatdealer?, nil:
             var body = JSONObject()
             body.append("ok", .bool(false))
             body.append("error", .string(error.code))

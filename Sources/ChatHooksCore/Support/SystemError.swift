@@ -24,7 +24,14 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 /// Control characters (request text can carry them) are written as `\xNN`, so
 /// one call is always exactly one log line and a sender cannot forge others.
 public func logError(_ message: String) {
-    writeAll(2, logLine(message))
+    let line = logLine(message)
+    if let sink = LogSink.current { sink(line) } else { writeAll(2, line) }
+}
+
+/// Where log lines go instead of stderr: under FastCGI, the request's error
+/// stream, which the web server writes to its error log.
+public enum LogSink {
+    nonisolated(unsafe) public static var current: (([UInt8]) -> Void)?
 }
 
 public func logLine(_ message: String) -> [UInt8] {

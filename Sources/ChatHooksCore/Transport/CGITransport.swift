@@ -3,37 +3,21 @@ import Glibc
 /// CGI (RFC 3875): the request is the environment plus stdin, the response goes
 /// to stdout. Works under Apache mod_cgi, fcgiwrap, and from a shell.
 public enum CGITransport {
-    public static func run(_ endpoint: Endpoint) -> Int32 {
+    public static func run(_ router: Router) -> Int32 {
         CrashGuard.install()
         signal(SIGPIPE, SIG_IGN)
         let request = Request(variables: environment())
-        let configPath = ConfigLoader.locate(environment: { request.variables[$0] })
-        let config = Result { () throws(ConfigError) in
-            try ConfigLoader.load(path: configPath, environment: { request.variables[$0] })
-        }
         var body = FileDescriptorBodyReader(fd: 0)
-        let response = Pipeline.handle(endpoint, request: request, body: &body, config: config)
+        let response = router.respond(to: request, body: &body) { request in
+            let path = ConfigLoader.locate(environment: { request.variables[$0] })
+            return Result { () throws(ConfigError) in
+                try ConfigLoader.load(path: path, environment: { request.variables[$0] })
+            }
+        }
         CrashGuard.responseStarted()
         let written = writeAll(1, response.cgiBytes)
-        drainUnreadBody(&body, announced: request.contentLength)
+        body.discard(upTo: BodyDrain.limit(announced: request.contentLength))
         return written ? 0 : 1
-    }
-
-    /// A refused request (401, 413, …) is answered without reading its body,
-    /// but a CGI gateway such as fcgiwrap writes the whole body to our stdin and
-    /// turns the broken pipe into a 502 if we exit first. So, once the answer is
-    /// written, the rest of the announced body is read and thrown away (never
-    /// stored; at most `maxDrain` bytes).
-    static let maxDrain = 64 << 20
-
-    static func drainUnreadBody(_ body: inout FileDescriptorBodyReader, announced: String?) {
-        guard let announced, let length = Int(announced) else {
-            // An announced length too large for an Int: read up to the cap.
-            guard let announced, !announced.isEmpty, announced.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return }
-            body.discard(upTo: maxDrain)
-            return
-        }
-        body.discard(upTo: min(length, maxDrain))
     }
 
     /// The process environment as a dictionary.
@@ -48,6 +32,21 @@ public enum CGITransport {
             p += 1
         }
         return result
+    }
+}
+
+/// A refused request (401, 413, …) is answered without reading its body, but a
+/// gateway such as fcgiwrap writes the whole body to the handler and turns the
+/// broken pipe into a 502 if the handler has gone. So once the answer is
+/// written, the rest of the announced body is read and thrown away: never
+/// stored, and never more than `maxDrain` bytes.
+enum BodyDrain {
+    static let maxDrain = 64 << 20
+
+    /// How many bytes, in all, the body is to be read up to.
+    static func limit(announced: String?) -> Int {
+        guard let announced, !announced.isEmpty, announced.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return 0 }
+        return min(Int(announced) ?? maxDrain, maxDrain)
     }
 }
 
@@ -72,16 +71,7 @@ public struct FileDescriptorBodyReader: BodyReader {
             throw HTTPError(400, "read_failed", "the body could not be read", detail: "\(SystemError("read stdin"))")
         }
     }
-}
 
-extension CGITransport {
-    /// Runs one CGI request and exits.
-    public static func main(_ endpoint: Endpoint) -> Never {
-        exit(run(endpoint))
-    }
-}
-
-extension FileDescriptorBodyReader {
     /// Reads and drops input until `total` bytes have been consumed or input ends.
     mutating func discard(upTo total: Int) {
         var scratch = [UInt8](repeating: 0, count: 65536)

@@ -1,0 +1,132 @@
+import CFastCGI
+import Glibc
+
+/// FastCGI through libfcgi's reentrant `FCGX_*` API, when fd 0 is a listening
+/// socket (spawn-fcgi, Apache mod_fcgid, a systemd socket unit). The request
+/// path is the same as CGI's; only how bytes come and go differs.
+///
+/// The loop is fcgi2's: init once, then accept → handle → finish until accept
+/// fails. SIGTERM lets the request in flight finish, then the process exits;
+/// SIGHUP re-reads the configuration (it is also re-read when its file
+/// changes); SIGPIPE is ignored, so a client that went away costs nothing.
+public enum FastCGITransport {
+    nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0
+    nonisolated(unsafe) static var reloadRequested: sig_atomic_t = 0
+
+    /// True when fd 0 is a listening socket: the FastCGI convention.
+    public static func isFastCGI() -> Bool {
+        var listening: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening != 0
+    }
+
+    public static func run(_ router: Router) -> Int32 {
+        installSignalHandlers()
+        guard FCGX_Init() == 0 else {
+            logError("FastCGI: FCGX_Init failed")
+            return 1
+        }
+        var request = FCGX_Request()
+        // FAIL_ACCEPT_ON_INTR: a SIGTERM while waiting ends the wait.
+        guard FCGX_InitRequest(&request, 0, FCGI_FAIL_ACCEPT_ON_INTR) == 0 else {
+            logError("FastCGI: FCGX_InitRequest failed")
+            return 1
+        }
+        let configs = ConfigCache()
+        while stopRequested == 0 {
+            guard FCGX_Accept_r(&request) >= 0 else { break }
+            if reloadRequested != 0 {
+                reloadRequested = 0
+                configs.reloadRequested = true
+            }
+            serve(&request, router: router, configs: configs)
+            FCGX_Finish_r(&request)
+        }
+        FCGX_Free(&request, 1)
+        return 0
+    }
+
+    static func serve(_ raw: inout FCGX_Request, router: Router, configs: ConfigCache) {
+        let request = Request(variables: parameters(raw.envp))
+        let errorStream = raw.err
+        LogSink.current = { line in
+            _ = line.withUnsafeBufferPointer { b in
+                b.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), errorStream) }
+            }
+        }
+        defer { LogSink.current = nil }
+        var body = FastCGIBodyReader(stream: raw.in)
+        let response = router.respond(to: request, body: &body) { request in
+            configs.config(at: ConfigLoader.locate(environment: { request.variables[$0] ?? ConfigLoader.processEnvironment($0) }))
+        }
+        let bytes = response.cgiBytes
+        // A client that has gone away makes this fail; there is no one to tell.
+        _ = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), raw.out) }
+        }
+        body.discard(upTo: BodyDrain.limit(announced: request.contentLength))
+    }
+
+    static func parameters(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
+        var result: [String: String] = [:]
+        guard var p = envp else { return result }
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return result
+    }
+
+    static func installSignalHandlers() {
+        signal(SIGPIPE, SIG_IGN)
+        var stop = sigaction()
+        stop.__sigaction_handler.sa_handler = { _ in FastCGITransport.stopRequested = 1 }
+        stop.sa_flags = 0  // no SA_RESTART: accept() must return EINTR
+        sigaction(SIGTERM, &stop, nil)
+        sigaction(SIGINT, &stop, nil)
+        var reload = sigaction()
+        reload.__sigaction_handler.sa_handler = { _ in FastCGITransport.reloadRequested = 1 }
+        reload.sa_flags = SA_RESTART
+        sigaction(SIGHUP, &reload, nil)
+    }
+}
+
+/// Reads a body from a FastCGI stdin stream.
+struct FastCGIBodyReader: BodyReader {
+    let stream: UnsafeMutablePointer<FCGX_Stream>?
+    private(set) var consumed = 0
+
+    init(stream: UnsafeMutablePointer<FCGX_Stream>?) { self.stream = stream }
+
+    mutating func read(count: Int) throws(HTTPError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { FCGX_GetStr($0.baseAddress, Int32(count), stream) }
+        }
+        guard n >= 0 else { throw HTTPError(400, "read_failed", "the body could not be read", detail: "FCGX_GetStr failed") }
+        buffer.removeSubrange(Int(n)...)
+        consumed += Int(n)
+        return buffer
+    }
+
+    mutating func discard(upTo total: Int) {
+        var scratch = [CChar](repeating: 0, count: 65536)
+        while consumed < total {
+            let want = Int32(min(scratch.count, total - consumed))
+            let n = FCGX_GetStr(&scratch, want, stream)
+            if n <= 0 { return }
+            consumed += Int(n)
+        }
+    }
+}
+
+/// The entry point every executable shares: FastCGI when started on a
+/// listening socket, else CGI.
+public enum Server {
+    public static func main(_ router: Router) -> Never {
+        exit(FastCGITransport.isFastCGI() ? FastCGITransport.run(router) : CGITransport.run(router))
+    }
+}
