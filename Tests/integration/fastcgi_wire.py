@@ -1,0 +1,30 @@
+"""Just enough of the FastCGI wire format (fcgi spec 1.0) to play a web server
+that goes away mid-request, which nginx itself never does."""
+import socket
+import struct
+
+BEGIN_REQUEST, PARAMS, STDIN = 1, 4, 5
+RESPONDER = 1
+
+
+def record(kind, content, request_id=1):
+    padding = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBB", 1, kind, request_id, len(content), padding, 0) + content + b"\0" * padding
+
+
+def name_value(name: bytes, value: bytes):
+    def length(n):
+        return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
+    return length(len(name)) + length(len(value)) + name + value
+
+
+def send_partial_request(path, params, body_sent, timeout=10):
+    """Begins a request, sends its parameters and only part of its body, then
+    closes the connection without ever reading the answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0)))
+        encoded = b"".join(name_value(k.encode(), v.encode()) for k, v in params.items())
+        s.sendall(record(PARAMS, encoded) + record(PARAMS, b""))
+        s.sendall(record(STDIN, body_sent))
