@@ -7,7 +7,7 @@ HANDLERS := chatdealer-chat-start chatdealer-chat-message chatdealer-chat-end \
             chatdealer-scenario chatdealer-form spalo-dataset
 PORT ?= 8080
 
-.PHONY: all deps build test test-unit test-handlers test-integration run clean
+.PHONY: all deps build dist test run clean
 
 all: build
 
@@ -23,7 +23,11 @@ build: deps
 	done
 	@echo "built static executables in $(BIN)/"
 
-test: build
+# The shared-hosting bundle (see dist-files/INSTALL.md).
+dist: build
+	@scripts/dist.sh
+
+test: dist
 	swift test
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration
 
@@ -31,4 +35,4 @@ run: build
 	PORT=$(PORT) python3 tools/demo.py
 
 clean:
-	rm -rf .build run
+	rm -rf .build run dist

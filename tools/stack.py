@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def service_user():
         return pwd.getpwnam("www-data")
     except KeyError:
         return pwd.getpwnam("nobody")
+
+
+def dist_tarball():
+    """The newest bundle written by `make dist`."""
+    found = sorted((REPO / "dist").glob("chathooks-*-linux-x86_64.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError("no dist/chathooks-*.tar.gz: run make dist first")
+    return found[-1]
 
 
 def free_port():
@@ -213,8 +222,14 @@ class NginxFcgiwrap(Stack):
 
 def start_nginx(stack):
     root = stack.site.root
+    pid = root / "logs" / "nginx.pid"
+    if pid.exists():
+        pid.unlink()
     nginx, log = stack.spawn([find("nginx"), "-p", str(root), "-c", str(root / "nginx.conf"),
                               "-e", str(root / "logs" / "error.log")], "nginx.out")
+    # nginx writes its pid file once it has bound its ports: only then is the
+    # listener ours (another program could answer on a busy port).
+    wait_for_path(root / "logs" / "nginx.pid", nginx, log)
     wait_for_port(stack.port, nginx, log)
 
 
@@ -300,15 +315,15 @@ class Apache(Stack):
         (root / "htdocs").mkdir(exist_ok=True)
         extra = ""
         if self.mode == "htaccess":
-            self.folder.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / "apache" / "htaccess", self.folder / ".htaccess")
-            shutil.copy2(self.site.bin_dir / "chathooks", self.folder / "chathooks.cgi")
-            # The config beside the executable, as on shared hosting; its data/ too.
+            # The shared-hosting bundle from `make dist`, unpacked as a user
+            # uploads it, with the test's config in place of the sample.
+            with tarfile.open(dist_tarball()) as tar:
+                tar.extractall(root / "htdocs", filter="tar")
             text = self.site.config_path.read_text(encoding="utf-8")
             (self.folder / "chathooks.json5").write_text(text, encoding="utf-8")
-            (self.folder / "data").mkdir(exist_ok=True)
             if self.site.user:
                 os.chown(self.folder / "data", self.site.user.pw_uid, self.site.user.pw_gid)
+                os.chown(self.folder / "chathooks.json5", self.site.user.pw_uid, self.site.user.pw_gid)
         else:
             shutil.copy2(self.site.bin_dir / "chathooks", root / "bin" / "chathooks")
             (root / "fcgid").mkdir(exist_ok=True)

@@ -49,7 +49,28 @@ import Testing
         }
         #expect(a.path.description == "/etc/chathooks/data/chats/{chat_id}.jsonl")
         #expect(c.spalo?.dataset.staticEntries == [.init(key: "住所", value: "東京都中央区銀座1-2-3")])
-        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: shorter than 16") })
+        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: still the example's placeholder") })
+        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[1]") } == false)
+    }
+
+    @Test func shortTokensAreWarnedAbout() throws {
+        let c = try decode(#"{ chatdealer: { auth: { header: "X-T", tokens: ["short", "a-long-enough-token-123"] }, events: {} } }"#)
+        #expect(c.warnings.filter { $0.contains("shorter than 16") }.map { String($0.prefix(26)) } == ["chatdealer.auth.tokens[0]:"])
+    }
+
+    @Test func placeholdersFromTheExampleAreWarnedAbout() throws {
+        let text = #"{ chatdealer: { auth: { header: "X-T", tokens: ["change-me-to-a-long-random-token"] }, events: {} },"#
+            + #" spalo: { webhookKey: "k", clientSecret: "change-me-too" } }"#
+        let c = try decode(text)
+        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: still the example's placeholder") })
+        #expect(c.warnings.contains { $0.hasPrefix("spalo.clientSecret: still the example's placeholder") })
+        #expect(!c.warnings.joined().contains("change-me-too"))
+    }
+
+    @Test func aSecretCannotComeFromARequestHeaderVariable() {
+        let p = problems(#"{ chatdealer: { auth: { header: "X-T", tokens: [{ env: "HTTP_X_T" }] }, events: {} } }"#,
+                         env: ["HTTP_X_T": "whatever-the-client-sends"])
+        #expect(p.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: HTTP_X_T holds a request header") }, "\(p)")
     }
 
     @Test func syntaxErrorsNameLineAndColumn() {

@@ -148,6 +148,14 @@ import Testing
         #expect(line["payload"]?["page_title"] == .string("ラクス"))
     }
 
+    @Test func aJSONBodyLabelledAsAFormIsReadAsJSON() throws {
+        // curl -d '{…}' without -H sends x-www-form-urlencoded.
+        let r = run(body: Self.valid, type: "application/x-www-form-urlencoded")
+        #expect(r.status == 200)
+        let line = try JSONParser.parse(try #require(journalLines.first))
+        #expect(line["payload"] == (try JSONParser.parse(Self.valid)))
+    }
+
     @Test func spaloStripsSecretsAndAnswersInItsOwnForm() throws {
         let body = VendorSamples.spalo
             .replacingOccurrences(of: "85126C79CBF9FE36BB9D05D0639C70C235C18D37", with: "KEY")

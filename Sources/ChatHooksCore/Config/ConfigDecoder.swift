@@ -42,7 +42,9 @@ enum ConfigDecoder {
                 for (i, t) in list.enumerated() {
                     if let s = r.secret(t, "chatdealer.auth.tokens[\(i)]") {
                         tokens.append(s)
-                        if s.utf8.count < 16 {
+                        if s.contains("change-me") {
+                            r.warnings.append("chatdealer.auth.tokens[\(i)]: still the example's placeholder; replace it with a long random token")
+                        } else if s.utf8.count < 16 {
                             r.warnings.append("chatdealer.auth.tokens[\(i)]: shorter than 16 characters; use a long random token (e.g. `openssl rand -hex 24`)")
                         }
                     }
@@ -70,6 +72,9 @@ enum ConfigDecoder {
         guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions"]) else { return nil }
         let key = r.secret(sp["webhookKey"], "spalo.webhookKey") ?? ""
         let secret = r.secret(sp["clientSecret"], "spalo.clientSecret") ?? ""
+        if secret.contains("change-me") {
+            r.warnings.append("spalo.clientSecret: still the example's placeholder; copy the client secret from SPALO's webhook settings")
+        }
         var dataset = DatasetSettings(staticEntries: [], emptyMessage: "設定できるデータがありません。")
         if let ds = r.object(sp["dataset"], "spalo.dataset", allowed: ["static", "emptyMessage"]) {
             if let list = r.array(ds, "static", "spalo.dataset") {

@@ -47,7 +47,10 @@ public enum BodyDecoder {
     }
 
     public static func decode(_ body: [UInt8], as kind: Kind) throws(HTTPError) -> JSONObject {
-        switch kind {
+        // A JSON object labelled as a form (curl -d without -H, or a sender that
+        // mislabels it) is read as JSON: no form field name starts with `{`.
+        let firstByte = body.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+        switch firstByte == UInt8(ascii: "{") ? .json : kind {
         case .form:
             return try FormURLDecoder.decode(body)
         case .json:
