@@ -285,13 +285,14 @@ APACHE_MODULES = ["mpm_prefork", "authz_core", "authz_host", "mime", "cgi", "ali
 
 
 class Apache(Stack):
-    """Apache httpd, either as shared hosting (mod_cgi with apache/htaccess in
-    a document folder, one chathooks.cgi) or with mod_fcgid
-    (apache/chathooks-fcgid.conf as shipped)."""
+    """Apache httpd: as shared hosting (mod_cgi, the dist bundle with its
+    .htaccess in a document folder), as your own server's CGI
+    (apache/chathooks-cgi-vhost.conf) or with mod_fcgid
+    (apache/chathooks-fcgid.conf), from the shipped files."""
 
     def __init__(self, site: Site, mode="htaccess", port: int = None):
         super().__init__(site, port)
-        assert mode in ("htaccess", "fcgid")
+        assert mode in ("htaccess", "vhost-cgi", "fcgid")
         self.mode = mode
 
     @property
@@ -301,7 +302,7 @@ class Apache(Stack):
 
     def url(self, handler, short=False):
         route = ROUTES[handler][len("/hooks"):]
-        if self.mode == "fcgid":
+        if self.mode != "htaccess":
             return f"http://127.0.0.1:{self.port}/hooks{route}"
         if short:
             return f"http://127.0.0.1:{self.port}/chathooks/hooks{route}"
@@ -324,6 +325,9 @@ class Apache(Stack):
             if self.site.user:
                 os.chown(self.folder / "data", self.site.user.pw_uid, self.site.user.pw_gid)
                 os.chown(self.folder / "chathooks.json5", self.site.user.pw_uid, self.site.user.pw_gid)
+        elif self.mode == "vhost-cgi":
+            (root / "chathooks-cgi-vhost.conf").write_text(shipped("apache/chathooks-cgi-vhost.conf", self.site))
+            extra = f"Include {root}/chathooks-cgi-vhost.conf"
         else:
             shutil.copy2(self.site.bin_dir / "chathooks", root / "bin" / "chathooks")
             (root / "fcgid").mkdir(exist_ok=True)

@@ -14,6 +14,7 @@ KINDS = {
     "nginx-spawnfcgi-routed": (NginxSpawnFcgi, {}),
     "nginx-spawnfcgi-per-event": (NginxSpawnFcgi, {"per_event": True}),
     "apache-htaccess-cgi": (Apache, {"mode": "htaccess"}),
+    "apache-vhost-cgi": (Apache, {"mode": "vhost-cgi"}),
     "apache-fcgid": (Apache, {"mode": "fcgid"}),
 }
 
@@ -88,3 +89,14 @@ def test_spalo_errors_keep_spalo_form(stack):
     r = post(stack.url("spalo-dataset"), body, headers("spalo-dataset"))
     assert r.status == 401
     assert r.json == {"type": "text", "text": "webhookKey does not match"}
+
+
+def test_short_urls_through_the_bundles_rewrite_rule():
+    with running(Apache, mode="htaccess") as stack:
+        r = post(stack.url("chatdealer-form", short=True), sample("chatdealer-form"), headers("chatdealer-form"))
+        assert r.status == 200, r.body
+        # The config and data/ are never served.
+        for path in ["/chathooks/chathooks.json5", "/chathooks/data/journal.jsonl", "/chathooks/data/"]:
+            r = post(f"http://127.0.0.1:{stack.port}{path}", method="GET")
+            assert r.status in (403, 404), (path, r.status)
+        assert len(stack.journal_lines()) == 1
