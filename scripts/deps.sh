@@ -14,6 +14,8 @@ have apache2 || missing+=(apache2)
 # fcgiapp.h and the static libfcgi.a that the executables link (FastCGI).
 [ -f /usr/include/fcgiapp.h ] && ls /usr/lib/*/libfcgi.a >/dev/null 2>&1 || missing+=(libfcgi-dev)
 have curl || missing+=(curl)
+# A real sendmail-compatible MTA for the mail tests (relays to a test SMTP server).
+have msmtp || missing+=(msmtp)
 have python3 || missing+=(python3 python3-pip)
 # crypt.h and the static libcrypt.a that the handlers link.
 [ -f /usr/include/crypt.h ] && ls /usr/lib/*/libcrypt.a >/dev/null 2>&1 || missing+=(libcrypt-dev)
@@ -34,12 +36,13 @@ apt_install() {
 
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
-# Python modules for the tests and the demo: pytest, and bcrypt to make SPALO hashes.
-if ! python3 -c 'import bcrypt, pytest' >/dev/null 2>&1; then
-  echo "deps: installing Python's bcrypt and pytest"
-  if ! python3 -m pip install -q bcrypt pytest >/dev/null 2>&1; then
+# Python modules for the tests and the demo: pytest, bcrypt to make SPALO
+# hashes, aiosmtpd to receive the mail the tests send.
+if ! python3 -c 'import bcrypt, pytest, aiosmtpd' >/dev/null 2>&1; then
+  echo "deps: installing Python's bcrypt, pytest and aiosmtpd"
+  if ! python3 -m pip install -q bcrypt pytest aiosmtpd >/dev/null 2>&1; then
     # A system Python that refuses pip (PEP 668): Debian's packages instead.
-    apt_install python3-bcrypt python3-pytest
+    apt_install python3-bcrypt python3-pytest python3-aiosmtpd
   fi
 fi
 

@@ -29,18 +29,28 @@ public struct ActionError: Error, Sendable {
     public var detail: String
 }
 
-/// Something done with an accepted event after it is journaled. Later kinds
-/// (mail, command) conform to the same one requirement.
+/// How an action ended, when it did not fail.
+public enum ActionOutcome: Equatable, Sendable {
+    case done
+    /// Not done yet, but nothing is lost: e.g. a mail in the spool for `chathooks retry`.
+    case deferred(String)
+}
+
+/// Something done with an accepted event after it is journaled: append, mail,
+/// command — each conforms to this one requirement.
 public protocol Action: Sendable {
-    /// Names the action in messages, e.g. `append data/chats/{chat_id}.jsonl`.
+    /// Names the action in messages, e.g. `append to data/chats/{chat_id}.jsonl`.
     var summary: String { get }
-    func run(_ event: AcceptedEvent) throws(ActionError)
+    func run(_ event: AcceptedEvent) throws(ActionError) -> ActionOutcome
 }
 
 public enum ActionFactory {
-    public static func make(_ settings: ActionSettings) -> any Action {
+    /// `index` is the action's place in its event's list.
+    public static func make(_ settings: ActionSettings, index: Int = 0) -> any Action {
         switch settings {
         case .append(let s): AppendAction(settings: s)
+        case .mail(let s): MailAction(settings: s, index: index)
+        case .command(let s): CommandAction(settings: s)
         }
     }
 }

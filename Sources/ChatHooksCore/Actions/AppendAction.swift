@@ -5,7 +5,7 @@ public struct AppendAction: Action {
 
     public var summary: String { "append to \(settings.path)" }
 
-    public func run(_ event: AcceptedEvent) throws(ActionError) {
+    public func run(_ event: AcceptedEvent) throws(ActionError) -> ActionOutcome {
         let path: String
         do {
             path = try settings.path.render(event.placeholder)
@@ -17,5 +17,6 @@ public struct AppendAction: Action {
         } catch {
             throw ActionError(message: "append: the file could not be written", detail: "append: \(error)")
         }
+        return .done
     }
 }

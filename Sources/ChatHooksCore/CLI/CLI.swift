@@ -15,10 +15,30 @@ public enum CLI {
             Server.main(.byPath)
         }
         let args = Array(arguments.dropFirst())
+        let defaultConfig = { ConfigLoader.locate(environment: ConfigLoader.processEnvironment) }
         switch args.first {
         case "check":
             guard args.count <= 2 else { usage(to: 2) }
-            exit(check(path: args.count == 2 ? args[1] : ConfigLoader.locate(environment: ConfigLoader.processEnvironment)))
+            exit(check(path: args.count == 2 ? args[1] : defaultConfig()))
+        case "retry":
+            guard args.count <= 2 else { usage(to: 2) }
+            exit(withConfig(args.count == 2 ? args[1] : defaultConfig()) { Maintenance.retry(config: $0) })
+        case "replay":
+            var ids: [String] = []
+            var only: String? = nil
+            var path = defaultConfig()
+            var rest = args.dropFirst()
+            while let a = rest.popFirst() {
+                switch a {
+                case "--config": guard let p = rest.popFirst() else { usage(to: 2) }; path = p
+                case "--only":
+                    guard let t = rest.popFirst(), ["append", "mail", "command"].contains(t) else { usage(to: 2) }
+                    only = t
+                default: ids.append(a)
+                }
+            }
+            guard !ids.isEmpty else { usage(to: 2) }
+            exit(withConfig(path) { Maintenance.replay(config: $0, ids: ids, only: only) })
         case "help", "--help", "-h":
             usage(to: 1)
         case nil:
@@ -32,8 +52,12 @@ public enum CLI {
     static func usage(to fd: Int32) -> Never {
         let text = """
         usage: chathooks check [CONFIG]
+               chathooks retry [CONFIG]
+               chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID...
           check   validate a configuration and print what each endpoint will do
-                  (CONFIG defaults to $CHATHOOKS_CONFIG, else chathooks.json5 beside this program)
+          retry   send the mails that are waiting in the spool (safe from cron, and twice at once)
+          replay  run the configured actions again for journaled events
+          (CONFIG defaults to $CHATHOOKS_CONFIG, else chathooks.json5 beside this program)
 
         Started by a web server, chathooks is every receiver at once, routed by
         path: as CGI (chathooks.cgi/chatdealer/chat-start) or on a FastCGI socket
@@ -42,6 +66,15 @@ public enum CLI {
         """
         writeAll(fd, Array((text + "\n").utf8))
         exit(fd == 1 ? 0 : 2)
+    }
+
+    static func withConfig(_ path: String, _ body: (Config) -> Int32) -> Int32 {
+        do {
+            return body(try ConfigLoader.load(path: path))
+        } catch {
+            writeAll(2, Array("\(error)\n".utf8))
+            return 2
+        }
     }
 
     /// Prints what each endpoint will do, or every problem; returns the exit status.
@@ -88,7 +121,7 @@ public enum CLI {
     }
 
     static func actionsText(_ actions: [ActionSettings]) -> String {
-        actions.isEmpty ? "; no actions" : "; then " + actions.map { ActionFactory.make($0).summary }.joined(separator: ", then ")
+        actions.isEmpty ? "; no actions" : "; then " + actions.enumerated().map { ActionFactory.make($1, index: $0).summary }.joined(separator: ", then ")
     }
 }
 

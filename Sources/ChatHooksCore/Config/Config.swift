@@ -52,12 +52,38 @@ public struct DatasetSettings: Sendable {
 /// One configured action; `ActionFactory` turns it into something that runs.
 public enum ActionSettings: Sendable {
     case append(AppendSettings)
+    case mail(MailSettings)
+    case command(CommandSettings)
 
     public var typeName: String {
         switch self {
         case .append: "append"
+        case .mail: "mail"
+        case .command: "command"
         }
     }
+}
+
+public struct MailSettings: Sendable {
+    public var from: MailAddress
+    /// `-f`: where bounces go. Defaults to the From address.
+    public var envelopeSender: String
+    public var to: [MailAddress]
+    public var subject: Template
+    public var body: Template
+    /// A form item (by `item_name`) whose value becomes Reply-To when it is one valid address.
+    public var replyToItem: String?
+    public var sendmail: String
+    public var timeout: Int
+    public var spool: String
+}
+
+public struct CommandSettings: Sendable {
+    /// The program and its arguments; never a shell.
+    public var argv: [String]
+    public var timeout: Int
+    /// The environment beyond the CHATHOOKS_* variables: only what the config names.
+    public var environment: [String: String]
 }
 
 public struct AppendSettings: Sendable {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Turns a parsed JSON5 document into a `Config`, through a `ConfigReader` that
 /// collects every problem.
 enum ConfigDecoder {
@@ -60,7 +62,7 @@ enum ConfigDecoder {
                 guard let value = ev[event.rawValue] else { continue }
                 let at = "chatdealer.events.\(event.rawValue)"
                 guard let e = r.object(value, at, allowed: ["actions"]) else { continue }
-                events[event] = EventSettings(actions: decodeActions(e["actions"], at + ".actions", reader: &r, fsync: true))
+                events[event] = EventSettings(actions: decodeActions(e["actions"], at + ".actions", event: event.rawValue, reader: &r, fsync: true))
             }
         } else if cd["events"] == nil {
             r.problem("chatdealer.events", "is required: name the events to receive")
@@ -94,11 +96,21 @@ enum ConfigDecoder {
             }
             if let m = r.string(ds, "emptyMessage", "spalo.dataset") { dataset.emptyMessage = m }
         }
-        let actions = decodeActions(sp["actions"], "spalo.actions", reader: &r, fsync: journalFsync)
+        let actions = decodeActions(sp["actions"], "spalo.actions", event: "dataset", reader: &r, fsync: journalFsync)
+        for case (let i, let a) in actions.enumerated() {
+            let timeout: Int? = switch a {
+            case .mail(let m): m.timeout
+            case .command(let c): c.timeout
+            case .append: nil
+            }
+            if let timeout, timeout >= 5 {
+                r.warnings.append("spalo.actions[\(i)]: a timeout of \(timeout) s can outlast SPALO's 5-second wait; the bot would see an error")
+            }
+        }
         return SpaloSettings(webhookKey: key, clientSecret: secret, dataset: dataset, actions: actions)
     }
 
-    static func decodeActions(_ value: JSONValue?, _ path: String, reader r: inout ConfigReader, fsync: Bool) -> [ActionSettings] {
+    static func decodeActions(_ value: JSONValue?, _ path: String, event: String, reader r: inout ConfigReader, fsync: Bool) -> [ActionSettings] {
         guard let value else { return [] }
         guard case .array(let list) = value else {
             r.problem(path, "must be an array, not \(value.typeName)")
@@ -111,23 +123,68 @@ enum ConfigDecoder {
                 r.problem(at, "must be an object, not \(item.typeName)")
                 continue
             }
+            let decoded: ActionSettings?
             switch o["type"]?.stringValue {
-            case "append":
-                guard let a = r.object(item, at, allowed: ["type", "path", "fsync"]),
-                      let p = r.string(a, "path", at, required: true) else { continue }
-                do {
-                    let template = try PathTemplate(Files.resolve(p, against: r.directory))
-                    actions.append(.append(AppendSettings(path: template, fsync: r.bool(a, "fsync", at, default: fsync))))
-                } catch {
-                    r.problem(at + ".path", error.message)
-                }
+            case "append": decoded = decodeAppend(item, at, reader: &r, fsync: fsync)
+            case "mail": decoded = MailConfigDecoder.decode(item, at, event: event, reader: &r)
+            case "command": decoded = decodeCommand(item, at, reader: &r)
             case nil:
-                r.problem(at + ".type", "is required (one of: append)")
+                r.problem(at + ".type", "is required (one of: append, mail, command)")
+                decoded = nil
             case let other?:
-                r.problem(at + ".type", "unknown action type \"\(other)\" (one of: append)")
+                r.problem(at + ".type", "unknown action type \"\(other)\" (one of: append, mail, command)")
+                decoded = nil
             }
+            if let decoded { actions.append(decoded) }
         }
         return actions
+    }
+
+    static func decodeAppend(_ item: JSONValue, _ at: String, reader r: inout ConfigReader, fsync: Bool) -> ActionSettings? {
+        guard let a = r.object(item, at, allowed: ["type", "path", "fsync"]),
+              let p = r.string(a, "path", at, required: true) else { return nil }
+        do {
+            let template = try PathTemplate(Files.resolve(p, against: r.directory))
+            return .append(AppendSettings(path: template, fsync: r.bool(a, "fsync", at, default: fsync)))
+        } catch {
+            r.problem(at + ".path", error.message)
+            return nil
+        }
+    }
+
+    static func decodeCommand(_ item: JSONValue, _ at: String, reader r: inout ConfigReader) -> ActionSettings? {
+        guard let c = r.object(item, at, allowed: ["type", "argv", "timeout", "env"]) else { return nil }
+        guard let list = r.array(c, "argv", at, required: true) else { return nil }
+        var argv: [String] = []
+        for (i, v) in list.enumerated() {
+            guard case .string(let s) = v else {
+                r.problem("\(at).argv[\(i)]", "must be a string, not \(v.typeName)")
+                continue
+            }
+            argv.append(s)
+        }
+        guard let program = argv.first, !program.isEmpty else {
+            r.problem(at + ".argv", "must name the program to run")
+            return nil
+        }
+        // No PATH search: the program is a path, relative to the config's folder.
+        argv[0] = Files.resolve(program, against: r.directory)
+        if access(argv[0], X_OK) != 0 { r.warnings.append("\(at).argv[0]: \(argv[0]) is not an executable file (yet)") }
+        let timeout = r.integer(c, "timeout", at, range: 1...300) ?? 10
+        var environment: [String: String] = [:]
+        if let env = r.object(c["env"], at + ".env", allowed: c["env"]?.objectValue?.keys ?? []) {
+            for member in env.members {
+                let name = member.key
+                let valid = !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+                    && !(name.utf8.first.map { $0 >= 0x30 && $0 <= 0x39 } ?? true)
+                guard valid, !name.hasPrefix("CHATHOOKS_") else {
+                    r.problem("\(at).env.\(name)", "must be a variable name (letters, digits, _), not starting with CHATHOOKS_")
+                    continue
+                }
+                if let v = r.secret(member.value, "\(at).env.\(name)") { environment[name] = v }
+            }
+        }
+        return .command(CommandSettings(argv: argv, timeout: timeout, environment: environment))
     }
 
     /// RFC 9110 token characters.

@@ -38,17 +38,23 @@ public enum Pipeline {
             guard !payload.members.isEmpty else { throw HTTPError.badRequest("empty_body", "the body is empty") }
             try event.validate(payload)
             let accepted = try journal(endpoint, request: request, payload: payload, config: config)
-            let failures = runActions(settings.actions, accepted)
+            let results = runActions(settings.actions, accepted)
             let id = accepted.record.requestID
-            guard failures.isEmpty else {
+            guard results.failures.isEmpty else {
                 var body = JSONObject()
                 body.append("ok", .bool(false))
                 body.append("error", .string("action_failed"))
                 body.append("id", .string(id))
-                body.append("message", .string("the event is in the journal as \(id), but an action failed: \(failures.joined(separator: "; "))"))
+                body.append("message", .string("the event is in the journal as \(id), but an action failed: \(results.failures.joined(separator: "; "))"))
                 return .json(500, .object(body))
             }
-            return .json(200, .object(JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])))
+            var body = JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])
+            guard results.deferred.isEmpty else {
+                // 202: accepted, and what is left (a spooled mail) will be done.
+                body.append("deferred", .array(results.deferred.map { .string($0) }))
+                return .json(202, .object(body))
+            }
+            return .json(200, .object(body))
 
         case .spaloDataset:
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
@@ -61,13 +67,16 @@ public enum Pipeline {
             var reader = FieldReader(payload)
             _ = try SpaloDatasetRequest(&reader)
             let accepted = try journal(endpoint, request: request, payload: payload.removing(SpaloDatasetRequest.secretKeys), config: config)
-            let failures = runActions(sp.actions, accepted)
+            let results = runActions(sp.actions, accepted)
             var reply = DatasetReply.response(sp.dataset.staticEntries, emptyMessage: sp.dataset.emptyMessage)
             // The bot user is waiting for the data: the reply stands, and the
-            // response says what failed in a header (the event is journaled).
+            // response says in headers what failed or waits (the event is journaled).
             reply.headers.append(("X-Chathooks-Request-Id", accepted.record.requestID))
-            if !failures.isEmpty {
-                reply.headers.append(("X-Chathooks-Action-Failed", failures.joined(separator: "; ")))
+            if !results.failures.isEmpty {
+                reply.headers.append(("X-Chathooks-Action-Failed", MIMEMessage.clean(results.failures.joined(separator: "; "))))
+            }
+            if !results.deferred.isEmpty {
+                reply.headers.append(("X-Chathooks-Action-Deferred", MIMEMessage.clean(results.deferred.joined(separator: "; "))))
             }
             return reply
         }
@@ -97,18 +106,23 @@ public enum Pipeline {
         return accepted
     }
 
-    /// Runs every action, even after one fails; returns the failures' messages.
-    static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent) -> [String] {
-        var failures: [String] = []
-        for s in settings {
+    public struct ActionResults {
+        public var failures: [String] = []
+        public var deferred: [String] = []
+    }
+
+    /// Runs every action in order, even after one fails.
+    public static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent) -> ActionResults {
+        var results = ActionResults()
+        for (i, s) in settings.enumerated() {
             do {
-                try ActionFactory.make(s).run(event)
+                if case .deferred(let why) = try ActionFactory.make(s, index: i).run(event) { results.deferred.append(why) }
             } catch {
                 logError("\(event.record.source)/\(event.record.event) \(event.record.requestID): \(error.detail)")
-                failures.append(error.message)
+                results.failures.append(error.message)
             }
         }
-        return failures
+        return results
     }
 
     /// An error in the sender's own form: SPALO's `{"type":"text",…}`, else ours

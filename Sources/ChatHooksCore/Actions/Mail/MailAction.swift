@@ -1,0 +1,113 @@
+/// Mails the event through the system's sendmail: recipients from the config
+/// only (as arguments, never `-t`), `-i` and `-f <envelope sender>`. When
+/// sendmail is missing, fails or times out, the message goes to the spool and
+/// `chathooks retry` sends it later: the outcome is "deferred", not lost.
+public struct MailAction: Action {
+    public var settings: MailSettings
+    /// Which action of the event this is: keeps Message-IDs and spool names apart.
+    public var index: Int
+
+    public var summary: String {
+        "mail to \(settings.to.map(\.address).joined(separator: ", ")) via \(settings.sendmail)"
+    }
+
+    public func run(_ event: AcceptedEvent) throws(ActionError) -> ActionOutcome {
+        let message = compose(event)
+        let recipients = settings.to.map(\.address)
+        let envelope = MailEnvelope(sendmail: settings.sendmail, sender: settings.envelopeSender,
+                                    recipients: recipients, timeout: settings.timeout)
+        let failure: String
+        switch envelope.send(message.bytes) {
+        case .success: return .done
+        case .failure(let reason): failure = reason
+        }
+        let name = "\(event.record.requestID)-\(index)"
+        do {
+            try MailSpool(directory: settings.spool).store(name: name, envelope: envelope, message: message.bytes)
+        } catch {
+            throw ActionError(message: "mail could not be sent (\(failure)) nor spooled",
+                              detail: "mail \(name): \(failure); spooling failed: \(error)")
+        }
+        logError("mail \(name): \(failure); spooled in \(settings.spool) for `chathooks retry`")
+        return .deferred("mail could not be sent yet (\(failure)); it is spooled and `chathooks retry` will send it")
+    }
+
+    public func compose(_ event: AcceptedEvent) -> MIMEMessage {
+        let context = TemplateContext.make(event)
+        let subject = settings.subject.render(context)
+        let body = settings.body.render(context)
+        let domain = settings.from.address.split(separator: "@").last.map(String.init) ?? "localhost"
+        return MIMEMessage(from: settings.from, to: settings.to, replyTo: replyTo(event), subject: subject, body: body,
+                           date: event.record.receivedAt, messageID: "\(event.record.requestID).\(index)@\(domain)")
+    }
+
+    /// The configured form item's value, when it is exactly one valid address.
+    func replyTo(_ event: AcceptedEvent) -> MailAddress? {
+        guard let itemName = settings.replyToItem,
+              case .array(let items)? = event.record.payload["item"] else { return nil }
+        for item in items where item["item_name"]?.stringValue == itemName {
+            guard let value = item["item_value"]?.stringValue?.trimmingASCIISpaces,
+                  MailAddress.isAddrSpec(value) else { return nil }
+            return MailAddress(value)
+        }
+        return nil
+    }
+}
+
+/// How a message is handed to sendmail.
+public struct MailEnvelope: Sendable, Equatable {
+    public var sendmail: String
+    public var sender: String
+    public var recipients: [String]
+    public var timeout: Int
+
+    public enum Outcome: Equatable { case success, failure(String) }
+
+    public func send(_ message: [UInt8]) -> Outcome {
+        let argv = [sendmail, "-i", "-f", sender, "--"] + recipients
+        let run = Subprocess(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"],
+                             stdin: message, timeoutSeconds: timeout)
+        let result: Subprocess.Result
+        do {
+            result = try run.run()
+        } catch {
+            return .failure("\(sendmail) could not be started: \(error)")
+        }
+        for line in String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").prefix(20) {
+            logError("sendmail: \(line)")
+        }
+        return result.termination.succeeded ? .success : .failure("sendmail \(result.termination)")
+    }
+}
+
+/// What templates see: the payload's fields, plus `event`, `source`,
+/// `request_id`, `received_at`, `parameters` (a scenario's `{"KEY":"VALUE"}`
+/// objects as `key`/`value` pairs) and `agree_optin_text`,
+/// `agree_privacy_policy_text` (はい/いいえ).
+enum TemplateContext {
+    static func make(_ event: AcceptedEvent) -> JSONValue {
+        var context = event.record.payload
+        let r = event.record
+        for (k, v) in [("event", r.event), ("source", r.source), ("request_id", r.requestID), ("received_at", r.receivedAt.rfc3339)]
+            where context[k] == nil {
+            context.append(k, .string(v))
+        }
+        if case .array(let groups)? = context["parameter"], context["parameters"] == nil {
+            var pairs: [JSONValue] = []
+            for case .object(let g) in groups {
+                for m in g.members {
+                    pairs.append(.object(JSONObject([.init(key: "key", value: .string(m.key)), .init(key: "value", value: m.value)])))
+                }
+            }
+            context.append("parameters", .array(pairs))
+        }
+        // The form's agreements, true or false as JSON or as strings, in words.
+        for key in ["agree_optin", "agree_privacy_policy"] {
+            guard let v = context[key], context[key + "_text"] == nil else { continue }
+            let yes = v == .bool(true) || v.stringValue?.trimmingASCIISpaces.lowercased() == "true"
+            let no = v == .bool(false) || v.stringValue?.trimmingASCIISpaces.lowercased() == "false"
+            if yes || no { context.append(key + "_text", .string(yes ? "はい" : "いいえ")) }
+        }
+        return .object(context)
+    }
+}

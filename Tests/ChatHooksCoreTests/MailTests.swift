@@ -1,0 +1,138 @@
+import Glibc
+import Testing
+@testable import ChatHooksCore
+
+@Suite struct TemplateTests {
+    func render(_ t: String, _ json: String) throws -> String {
+        try Template(t).render(try JSONParser.parse(json))
+    }
+
+    @Test func variablesSectionsAndInvertedSections() throws {
+        let ctx = #"{"a":"A","n":3,"o":{"b":"B"},"list":[{"x":1},{"x":2}],"empty":[],"f":false,"s":""}"#
+        #expect(try render("{{a}}-{{n}}-{{o.b}}-{{missing}}", ctx) == "A-3-B-")
+        #expect(try render("{{#list}}[{{x}}{{a}}]{{/list}}", ctx) == "[1A][2A]")
+        #expect(try render("{{#empty}}no{{/empty}}{{^empty}}yes{{/empty}}", ctx) == "yes")
+        #expect(try render("{{#f}}no{{/f}}{{^f}}yes{{/f}}{{#s}}no{{/s}}", ctx) == "yes")
+        #expect(try render("{{#o}}{{b}}{{/o}}", ctx) == "B")
+        #expect(try render("{{#list}}{{.}}{{/list}}", #"{"list":["p","q"]}"#) == "pq")
+        #expect(try render("{{! a comment }}{{{a}}}{{& a}}", ctx) == "AA")
+    }
+
+    @Test func standaloneTagsTakeTheirLineWithThem() throws {
+        let t = "items:\n{{#list}}\n  - {{x}}\n{{/list}}\nend\n"
+        #expect(try render(t, #"{"list":[{"x":1},{"x":2}]}"#) == "items:\n  - 1\n  - 2\nend\n")
+        #expect(try render("a\n  {{! note }}\nb", "{}") == "a\nb")
+    }
+
+    @Test func syntaxErrorsAreFoundWhenParsed() {
+        for bad in ["{{#a}}x", "{{/a}}", "{{#a}}{{/b}}", "{{a", "{{}}", "{{a b}}", "{{a..b}}"] {
+            #expect(throws: Template.SyntaxError.self, "\(bad)") { try Template(bad) }
+        }
+    }
+
+    @Test func everyDefaultTemplateParses() throws {
+        for event in ["chat-start", "chat-message", "chat-end", "scenario", "form", "dataset"] {
+            _ = try Template(DefaultTemplates.subject(for: event))
+            _ = try Template(DefaultTemplates.body(for: event))
+        }
+    }
+}
+
+@Suite struct MIMETests {
+    @Test(arguments: [
+        ("user@example.jp", true), ("Name <user@example.jp>", true), ("\"Name, Inc\" <a.b+c@mail.example.co.jp>", true),
+        ("山田 太郎 <yamada@example.jp>", true),
+        ("a@b", false), ("a@@b.jp", false), ("a b@c.jp", false), (".a@b.jp", false), ("a..b@c.jp", false),
+        ("a@b.jp, c@d.jp", false), ("a@b.jp\r\nBcc: x@y.jp", false), ("<a@b.jp> <c@d.jp>", false),
+        ("a@-b.jp", false), ("\"x\ny\" <a@b.jp>", false), ("", false),
+    ])
+    func addresses(text: String, valid: Bool) {
+        #expect((MailAddress(text) != nil) == valid, "\(text)")
+    }
+
+    func message(subject: String, from: String = "chathooks <noreply@example.jp>") -> String {
+        let m = MIMEMessage(from: MailAddress(from)!, to: [MailAddress("担当 <ops@example.jp>")!, MailAddress("b@example.jp")!],
+                            replyTo: nil, subject: subject, body: "本文\nline2", date: Timestamp(seconds: 1_700_000_000, nanoseconds: 0),
+                            messageID: "ID.0@example.jp")
+        return String(decoding: m.bytes, as: UTF8.self)
+    }
+
+    @Test func headerLinesStayWithin76ColumnsAndCarryNoInjectedHeader() {
+        let long = String(repeating: "日本語の件名😀", count: 12) + "\r\nBcc: evil@example.com\nX-Evil: 1"
+        let text = message(subject: long)
+        let head = text.components(separatedBy: "\r\n\r\n")[0]
+        for line in head.components(separatedBy: "\r\n") {
+            #expect(line.utf8.count <= 76, "\(line)")
+            #expect(!line.hasPrefix("Bcc") && !line.hasPrefix("X-Evil"), "\(line)")
+        }
+        #expect(!head.contains("\n\n"))
+        // Every encoded word decodes to whole UTF-8 characters.
+        for word in head.split(whereSeparator: { $0 == " " || $0 == "\r\n" }) where word.hasPrefix("=?UTF-8?B?") {
+            let b64 = word.dropFirst(10).dropLast(2)
+            #expect(firstInvalidUTF8Offset(decodeBase64(String(b64))) == nil, "\(word)")
+        }
+    }
+
+    @Test func asciiSubjectsStayReadableAndRequiredHeadersArePresent() {
+        let text = message(subject: "Form answer #21252")
+        #expect(text.contains("Subject: Form answer #21252\r\n"))
+        #expect(text.contains("From: \"chathooks\" <noreply@example.jp>\r\n"))
+        #expect(text.contains("To: =?UTF-8?B?5ouF5b2T?= <ops@example.jp>,\r\n b@example.jp\r\n") || text.contains("To: =?UTF-8?B?5ouF5b2T?= <ops@example.jp>, b@example.jp\r\n"))
+        for h in ["Date: ", "Message-ID: <ID.0@example.jp>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=UTF-8",
+                  "Content-Transfer-Encoding: base64"] {
+            #expect(text.contains("\r\n" + h) || text.hasPrefix(h), "\(h)")
+        }
+        let body = text.components(separatedBy: "\r\n\r\n")[1]
+        #expect(String(decoding: decodeBase64(body.replacingAll("\r\n", with: "")), as: UTF8.self) == "本文\r\nline2\r\n")
+    }
+
+    @Test func base64MatchesTheRFCVectors() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            #expect(Base64.encode(Array(plain.utf8)) == encoded)
+        }
+    }
+}
+
+func decodeBase64(_ s: String) -> [UInt8] {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = [], acc = 0, bits = 0
+    for c in s.utf8 where c != UInt8(ascii: "=") {
+        guard let v = alphabet.firstIndex(of: c) else { continue }
+        acc = acc << 6 | v
+        bits += 6
+        if bits >= 8 { bits -= 8; out.append(UInt8((acc >> bits) & 0xFF)) }
+    }
+    return out
+}
+
+@Suite struct SubprocessTests {
+    @Test func passesStdinArgumentsAndOnlyTheGivenEnvironment() throws {
+        let r = try Subprocess(argv: ["/bin/sh", "-c", "cat; echo \" $1 $X ${HOME:-nohome}\"", "sh", "arg1"],
+                               environment: ["X": "x-value", "PATH": "/bin:/usr/bin"], stdin: Array("in".utf8),
+                               timeoutSeconds: 10).run()
+        #expect(r.termination == .exited(0))
+        #expect(String(decoding: r.stdout, as: UTF8.self) == "in arg1 x-value nohome\n")
+    }
+
+    @Test func reportsExitStatusSignalsAndTimeouts() throws {
+        #expect(try Subprocess(argv: ["/bin/sh", "-c", "exit 3"], environment: [:], timeoutSeconds: 10).run().termination == .exited(3))
+        #expect(try Subprocess(argv: ["/bin/sh", "-c", "kill -9 $$"], environment: [:], timeoutSeconds: 10).run().termination == .signalled(9))
+        // The deadline kills the whole process group, children included.
+        let slow = try Subprocess(argv: ["/bin/sh", "-c", "sleep 30 & sleep 30"], environment: [:], timeoutSeconds: 1).run()
+        #expect(slow.termination == .timedOut(seconds: 1))
+        #expect(throws: SystemError.self) { try Subprocess(argv: ["/nonexistent/sendmail"], environment: [:], timeoutSeconds: 1).run() }
+    }
+
+    @Test func boundsWhatItCaptures() throws {
+        let r = try Subprocess(argv: ["/bin/sh", "-c", "head -c 100000 /dev/zero"], environment: [:], timeoutSeconds: 10,
+                               captureLimit: 1000).run()
+        #expect(r.termination == .exited(0))
+        #expect(r.stdout.count == 1000 && r.truncated)
+    }
+
+    @Test func aChildThatIgnoresItsInputDoesNotHangUs() throws {
+        let big = [UInt8](repeating: 0x41, count: 1 << 20)
+        let r = try Subprocess(argv: ["/bin/true"], environment: [:], stdin: big, timeoutSeconds: 10).run()
+        #expect(r.termination == .exited(0))
+    }
+}
