@@ -35,6 +35,9 @@ enum ConfigDecoder {
                 if isValidHeaderName(h) { header = h } else {
                     r.problem("chatdealer.auth.header", "\"\(h)\" is not a valid HTTP header name")
                 }
+                if h.contains("_") {
+                    r.warnings.append("chatdealer.auth.header: nginx drops request headers with underscores unless underscores_in_headers is on; use hyphens (X-Chathooks-Token)")
+                }
                 if h.lowercased() == "authorization" {
                     r.warnings.append("chatdealer.auth.header: Apache passes Authorization to CGI programs only with CGIPassAuth On; a custom header such as X-Chathooks-Token is simpler")
                 }
