@@ -130,6 +130,14 @@ func decodeBase64(_ s: String) -> [UInt8] {
         #expect(r.stdout.count == 1000 && r.truncated)
     }
 
+    @Test func theChildInheritsNoOtherDescriptor() throws {
+        let fd = open("/dev/null", O_RDONLY)  // not close-on-exec
+        defer { close(fd) }
+        let r = try Subprocess(argv: ["/bin/sh", "-c", "ls /proc/self/fd"], environment: [:], timeoutSeconds: 10).run()
+        let open = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+        #expect(!open.contains(fd), "\(open)")
+    }
+
     @Test func aChildThatIgnoresItsInputDoesNotHangUs() throws {
         let big = [UInt8](repeating: 0x41, count: 1 << 20)
         let r = try Subprocess(argv: ["/bin/true"], environment: [:], stdin: big, timeoutSeconds: 10).run()

@@ -49,6 +49,7 @@ public struct Subprocess {
         // SIGPIPE (the handlers ignore it anyway; the CLI and tests might not).
         let previous = signal(SIGPIPE, SIG_IGN)
         defer { signal(SIGPIPE, previous) }
+        Subprocess.closeOtherDescriptorsOnExec()
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1]
         // Close-on-exec, so only the dup2'd ends reach the child (single-threaded: no race).
         for i in 0..<3 {
@@ -155,6 +156,28 @@ public struct Subprocess {
         }
         let termination: Termination = (status & 0x7F) == 0 ? .exited((status >> 8) & 0xFF) : .signalled(status & 0x7F)
         return Result(termination: termination, stdout: out, stderr: err, truncated: truncated)
+    }
+}
+
+extension Subprocess {
+    /// The child gets stdin, stdout and stderr only: every other descriptor (a
+    /// FastCGI connection, the journal) is marked close-on-exec first, so a
+    /// daemonizing sendmail cannot hold a web server's connection open.
+    static func closeOtherDescriptorsOnExec() {
+        var fds: [Int32] = []
+        if let dir = opendir("/proc/self/fd") {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if let fd = Int32(name) { fds.append(fd) }
+            }
+            closedir(dir)
+        } else {
+            fds = Array(0..<1024)
+        }
+        for fd in fds where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 }
 
