@@ -16,13 +16,15 @@ from stack import HANDLERS, REPO, NginxFcgiwrap, Site  # noqa: E402
 from webclient import post  # noqa: E402
 
 TOKEN = "demo-token-0123456789abcdef"
-WEBHOOK_KEY = "85126C79CBF9FE36BB9D05D0639C70C235C18D37"
+WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0"
 CLIENT_SECRET = "demo-client-secret"
 
 
 def demo_config():
     text = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    text = text.replace("change-me-to-a-long-random-token", TOKEN).replace('"change-me-too"', f'"{CLIENT_SECRET}"')
+    text = (text.replace("change-me-to-a-long-random-token", TOKEN)
+            .replace("change-me-to-your-webhook-key", WEBHOOK_KEY)
+            .replace("change-me-to-your-client-secret", CLIENT_SECRET))
     return text
 
 
@@ -79,6 +81,7 @@ def main():
         body = sample(h)
         headers = {"Content-Type": "application/json"}
         if h == "spalo-dataset":
+            body["webhookKey"] = WEBHOOK_KEY
             body["secretHash"] = bcrypt.hashpw(CLIENT_SECRET.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
         else:
             headers["X-Chathooks-Token"] = TOKEN
@@ -96,8 +99,8 @@ def main():
         name = h[len("chatdealer-"):]
         print(f"  curl -sS -i -H 'X-Chathooks-Token: {TOKEN}' -H 'Content-Type: application/json' "
               f"--data-binary @examples/samples/{name}.json {stack.url(h)}")
-    print("  # spalo/dataset wants a fresh bcrypt secretHash of the client secret on every call:")
-    print(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); "
+    print("  # spalo/dataset wants its webhookKey and a fresh bcrypt secretHash of the client secret:")
+    print(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); d['webhookKey']='{WEBHOOK_KEY}'; "
           f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRET}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "
           f"| curl -sS -i -H 'Content-Type: application/json' --data-binary @- {stack.url('spalo-dataset')}")
     print(f"\nlogs: {root}/logs/error.log — serving until Ctrl-C")

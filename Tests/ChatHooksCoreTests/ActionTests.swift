@@ -88,5 +88,8 @@ import Testing
     @Test func oneCallIsOneLogLine() {
         let line = String(decoding: logLine("bad \"2020\nchathooks: forged\r\u{7F}\""), as: UTF8.self)
         #expect(line == "chathooks: bad \"2020\\x0Achathooks: forged\\x0D\\x7F\"\n")
+        // NEL and the Unicode line separators end lines in some log viewers too.
+        let unicode = String(decoding: logLine("a\u{85}b\u{2028}c\u{2029}d é"), as: UTF8.self)
+        #expect(unicode == "chathooks: a\\u{85}b\\u{2028}c\\u{2029}d é\n")
     }
 }

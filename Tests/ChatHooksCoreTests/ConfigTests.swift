@@ -7,15 +7,15 @@ import Testing
     {
       journal: { path: "data/journal.jsonl", fsync: true },
       chatdealer: {
-        auth: { header: "X-Chathooks-Token", tokens: ["change-me", { env: "SECOND_TOKEN" }] },
+        auth: { header: "X-Chathooks-Token", tokens: ["short-token", { env: "SECOND_TOKEN" }] },
         events: {
           "chat-start": { actions: [] },
           "chat-end": { actions: [ { type: "append", path: "data/chats/{chat_id}.jsonl" } ] },
         },
       },
       spalo: {
-        webhookKey: "85126C79CBF9FE36BB9D05D0639C70C235C18D37",
-        clientSecret: "change-me-too",
+        webhookKey: "0123456789ABCDEF0123456789ABCDEF01234567",
+        clientSecret: "a-client-secret",
         dataset: { static: [ { key: "住所", value: "東京都中央区銀座1-2-3" } ], emptyMessage: "なし" },
       },
     }
@@ -40,7 +40,7 @@ import Testing
         #expect(c.journal.fsync)
         #expect(c.maxBodyBytes == 1 << 20)
         #expect(c.chatdealer?.header == "X-Chathooks-Token")
-        #expect(c.chatdealer?.tokens == ["change-me", "rotated-token-123456"])
+        #expect(c.chatdealer?.tokens == ["short-token", "rotated-token-123456"])
         #expect(c.chatdealer?.events[.chatStart] != nil)
         #expect(c.chatdealer?.events[.form] == nil)
         guard case .append(let a)? = c.chatdealer?.events[.chatEnd]?.actions.first else {
@@ -49,7 +49,7 @@ import Testing
         }
         #expect(a.path.description == "/etc/chathooks/data/chats/{chat_id}.jsonl")
         #expect(c.spalo?.dataset.staticEntries == [.init(key: "住所", value: "東京都中央区銀座1-2-3")])
-        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: still the example's placeholder") })
+        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: shorter than 16") })
         #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[1]") } == false)
     }
 
@@ -58,13 +58,14 @@ import Testing
         #expect(c.warnings.filter { $0.contains("shorter than 16") }.map { String($0.prefix(26)) } == ["chatdealer.auth.tokens[0]:"])
     }
 
-    @Test func placeholdersFromTheExampleAreWarnedAbout() throws {
+    @Test func placeholdersAndTheVendorsSampleKeyAreRefused() throws {
         let text = #"{ chatdealer: { auth: { header: "X-T", tokens: ["change-me-to-a-long-random-token"] }, events: {} },"#
-            + #" spalo: { webhookKey: "k", clientSecret: "change-me-too" } }"#
-        let c = try decode(text)
-        #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: still the example's placeholder") })
-        #expect(c.warnings.contains { $0.hasPrefix("spalo.clientSecret: still the example's placeholder") })
-        #expect(!c.warnings.joined().contains("change-me-too"))
+            + #" spalo: { webhookKey: "85126C79CBF9FE36BB9D05D0639C70C235C18D37", clientSecret: "change-me-too" } }"#
+        let p = problems(text)
+        #expect(p.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: still the example's placeholder") }, "\(p)")
+        #expect(p.contains { $0.hasPrefix("spalo.clientSecret: still the example's placeholder") })
+        #expect(p.contains { $0.hasPrefix("spalo.webhookKey: is the sample key from SPALO's documentation") })
+        #expect(!p.joined().contains("change-me-too") && !p.joined().contains("85126C79"))
     }
 
     @Test func aSecretCannotComeFromARequestHeaderVariable() {

@@ -106,6 +106,7 @@ func object(_ text: String) throws -> JSONObject {
             (#"{"event":"dataset","info":{"userId":[1]}}"#, "info.userId: must be a string or a whole number"),
             (#"{"event":"dataset","data":[{"value":{}}]}"#, "data[0].value: must be a string"),
             (#"{"event":"dataset","data":[{"latitude":"north"}]}"#, "data[0].latitude: must be a number"),
+            (#"{"event":"dataset","data":[{"longitude":true}]}"#, "data[0].longitude: must be a number"),
         ] {
             var r = FieldReader(try object(body))
             do {

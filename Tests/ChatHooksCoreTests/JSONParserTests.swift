@@ -124,6 +124,32 @@ import Testing
         }
     }
 
+    @Test func json5WhiteSpaceAndStringsFollowTheSpec() throws {
+        // A tab inside a string and an ideographic space (U+3000) between tokens: fine in JSON5.
+        let v = try JSONParser.parse("{\u{3000}a:\u{2028}'x\ty',\u{FEFF}b: 1\u{00A0}}", mode: .json5)
+        #expect(v["a"] == .string("x\ty"))
+        #expect(v["b"] == .number("1"))
+        // …but not in strict JSON.
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse("{\"a\":\"x\ty\"}") }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse("{\u{3000}\"a\":1}") }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse("{\u{00A0}\"a\":1}") }
+        // A line end inside a string, and \1 to \9, are errors even in JSON5; \0 alone is NUL.
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse("{a:'x\ny'}", mode: .json5) }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(#"{a:'\1'}"#, mode: .json5) }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(#"{a:'\01'}"#, mode: .json5) }
+        #expect(try JSONParser.parse(#"{a:'\0'}"#, mode: .json5)["a"] == .string("\u{0}"))
+    }
+
+    @Test func duplicateKeyMessagesDoNotEchoHugeKeys() {
+        let key = String(repeating: "k", count: 10_000)
+        do {
+            _ = try JSONParser.parse("{\"\(key)\":1,\"\(key)\":2}")
+            Issue.record("parsed")
+        } catch {
+            #expect(error.message.count < 100)
+        }
+    }
+
     @Test func json5StillRejectsMistakes() {
         for bad in ["{a:1,,}", "{a:}", "/* open", "{a:Infinity}", "{'a':1, a:2}", "{1a: 2}"] {
             #expect(throws: JSONSyntaxError.self, "\(bad)") { try JSONParser.parse(bad, mode: .json5) }

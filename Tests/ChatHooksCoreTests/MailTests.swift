@@ -30,6 +30,13 @@ import Testing
         }
     }
 
+    @Test func nestingIsBounded() throws {
+        let ok = String(repeating: "{{#a}}", count: Template.maxDepth) + "x" + String(repeating: "{{/a}}", count: Template.maxDepth)
+        _ = try Template(ok)
+        let deep = String(repeating: "{{#a}}", count: 40_000) + "x" + String(repeating: "{{/a}}", count: 40_000)
+        #expect(throws: Template.SyntaxError.self) { try Template(deep) }
+    }
+
     @Test func everyDefaultTemplateParses() throws {
         for event in ["chat-start", "chat-message", "chat-end", "scenario", "form", "dataset"] {
             _ = try Template(DefaultTemplates.subject(for: event))
@@ -71,6 +78,23 @@ import Testing
             let b64 = word.dropFirst(10).dropLast(2)
             #expect(firstInvalidUTF8Offset(decodeBase64(String(b64))) == nil, "\(word)")
         }
+    }
+
+    @Test(arguments: [
+        "a" + String(repeating: "\u{0301}", count: 2000),   // one "character" of 2,001 scalars
+        "New chat " + String(repeating: "9", count: 1500),   // one ASCII word longer than a line
+    ])
+    func noHeaderLineIsLongerThan76EvenForHostileText(subject: String) {
+        let head = message(subject: subject).components(separatedBy: "\r\n\r\n")[0]
+        for line in head.components(separatedBy: "\r\n") {
+            #expect(line.utf8.count <= 76, "\(line.prefix(80))…")
+        }
+        // And it decodes back to exactly what was sent.
+        let words = head.components(separatedBy: "\r\n").drop { !$0.hasPrefix("Subject:") }
+            .prefix { $0.hasPrefix("Subject:") || $0.hasPrefix(" ") }
+            .flatMap { $0.split(separator: " ") }.filter { $0.hasPrefix("=?UTF-8?B?") }
+        let decoded = words.flatMap { decodeBase64(String($0.dropFirst(10).dropLast(2))) }
+        #expect(String(decoding: decoded, as: UTF8.self) == subject)
     }
 
     @Test func asciiSubjectsStayReadableAndRequiredHeadersArePresent() {

@@ -20,7 +20,7 @@ TIMEOUT = 10  # seconds, for every subprocess
 
 TOKEN1 = "tok-aaaaaaaaaaaaaaaa"
 TOKEN2 = "tok-bbbbbbbbbbbbbbbbbbbbbb"
-WEBHOOK_KEY = "85126C79CBF9FE36BB9D05D0639C70C235C18D37"
+WEBHOOK_KEY = "3F2A9C0B7D1E4F5A6B8C9D0E1F2A3B4C5D6E7F80"
 CLIENT_SECRET = "client-secret-Zq8yW3"
 ADDRESS = "東京都中央区銀座1-2-3"
 EMPTY_MESSAGE = "設定できるデータがありません。"

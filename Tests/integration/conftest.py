@@ -16,12 +16,15 @@ from stack import REPO, Site  # noqa: E402
 
 TOKEN = "integration-token-0123456789"
 SECRET = "integration-client-secret"
+WEBHOOK_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
 LIMIT = 65536
 
 
 def config_text():
     config = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    config = config.replace("change-me-to-a-long-random-token", TOKEN).replace('"change-me-too"', f'"{SECRET}"')
+    config = (config.replace("change-me-to-a-long-random-token", TOKEN)
+              .replace("change-me-to-your-webhook-key", WEBHOOK_KEY)
+              .replace("change-me-to-your-client-secret", SECRET))
     return config.replace("maxBodyBytes: 1048576", f"maxBodyBytes: {LIMIT}")
 
 
@@ -43,6 +46,7 @@ def sample(handler):
     name = "dataset" if handler == "spalo-dataset" else handler[len("chatdealer-"):]
     body = json.loads((REPO / "examples" / "samples" / f"{name}.json").read_text(encoding="utf-8"))
     if handler == "spalo-dataset":
+        body["webhookKey"] = WEBHOOK_KEY
         body["secretHash"] = bcrypt.hashpw(SECRET.encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
     return body
 

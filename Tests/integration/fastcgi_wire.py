@@ -28,3 +28,43 @@ def send_partial_request(path, params, body_sent, timeout=10):
         encoded = b"".join(name_value(k.encode(), v.encode()) for k, v in params.items())
         s.sendall(record(PARAMS, encoded) + record(PARAMS, b""))
         s.sendall(record(STDIN, body_sent))
+
+
+STDOUT, END_REQUEST = 6, 3
+
+
+class Conversation:
+    """One request, sent piece by piece, then its answer read back."""
+
+    def __init__(self, path, params, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.sock.sendall(record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0)))
+        encoded = b"".join(name_value(k.encode(), v.encode()) for k, v in params.items())
+        self.sock.sendall(record(PARAMS, encoded) + record(PARAMS, b""))
+
+    def send_body(self, data, last=False):
+        if data:
+            self.sock.sendall(record(STDIN, data))
+        if last:
+            self.sock.sendall(record(STDIN, b""))
+
+    def answer(self):
+        """The STDOUT stream, up to END_REQUEST."""
+        out, buffer = b"", b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return out
+            buffer += chunk
+            while len(buffer) >= 8:
+                _, kind, _, length, padding, _ = struct.unpack(">BBHHBB", buffer[:8])
+                if len(buffer) < 8 + length + padding:
+                    break
+                content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
+                if kind == STDOUT:
+                    out += content
+                elif kind == END_REQUEST:
+                    self.sock.close()
+                    return out

@@ -93,3 +93,18 @@ def test_a_query_string_never_reaches_the_admin_command(chroot_site):
     result = run_in_chroot(root, ["/chathooks/chathooks.cgi", "check"], env)
     assert result.stdout.startswith(b"Status: 405"), result.stdout[:300]
     assert b"valid" not in result.stdout
+
+
+def test_the_bundle_as_shipped_never_runs_open():
+    """Until its placeholders are replaced, the shipped config is refused: 503."""
+    with tempfile.TemporaryDirectory(prefix="chathooks-dist-") as tmp:
+        root = Path(tmp)
+        with tarfile.open(dist_tarball()) as tar:
+            tar.extractall(root, filter="tar")
+        body = json.dumps(sample("chatdealer-chat-start")).encode()
+        env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+               "PATH_INFO": "/chatdealer/chat-start", "HTTP_X_CHATHOOKS_TOKEN": "change-me-to-a-long-random-token"}
+        result = run_in_chroot(root, ["/chathooks/chathooks.cgi"], env, body)
+        assert result.stdout.startswith(b"Status: 503"), result.stdout[:200]
+        assert b"still the example's placeholder" in result.stderr
+        assert not (root / "chathooks" / "data" / "journal.jsonl").exists()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import TOKEN, headers, running, sample
-from fastcgi_wire import send_partial_request
+from fastcgi_wire import Conversation, send_partial_request
 from stack import NginxSpawnFcgi
 from webclient import post
 
@@ -142,3 +142,32 @@ def test_a_peer_that_goes_away_mid_request_does_not_kill_the_process(stack):
     assert post(stack.url(h), sample(h), headers(h)).status == 200
     assert app_pid(stack) == pid
     assert len(stack.journal_lines()) == 1  # the half-sent requests were not accepted
+
+
+def in_read_syscall(pid):
+    """True while the process waits in read(2) (x86-64 syscall 0)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0] == "0"
+
+
+def test_sigterm_while_a_body_is_arriving_lets_that_request_finish(stack):
+    pid = app_pid(stack)
+    body = json.dumps(sample("chatdealer-chat-end")).encode()
+    params = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/hooks/chatdealer/chat-end",
+              "CONTENT_LENGTH": str(len(body)), "CHATHOOKS_CONFIG": str(stack.site.config_path),
+              "HTTP_X_CHATHOOKS_TOKEN": TOKEN, "REMOTE_ADDR": "127.0.0.1"}
+    talk = Conversation(stack.site.root / "sock" / "chathooks.sock", params)
+    talk.send_body(body[:20])
+    # Wait (bounded) until the process is reading this request's body.
+    deadline = time.monotonic() + MAX_WAIT
+    while not in_read_syscall(pid):
+        assert time.monotonic() < deadline, "the process never started reading the body"
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGTERM)
+    talk.send_body(body[20:], last=True)
+    answer = talk.answer()
+    assert answer.startswith(b"Status: 200 OK"), answer[:300]
+    [line] = stack.journal_lines()
+    assert json.loads(line)["payload"]["chat_id"] == "21252"
+    stack.fastcgi["chathooks"].wait(timeout=MAX_WAIT)
+    assert stack.fastcgi["chathooks"].returncode == 0

@@ -82,9 +82,13 @@ public struct Template: Sendable, Equatable {
         }
     }
 
+    /// Sections nest at most this deep (parsing and rendering recurse).
+    public static let maxDepth = 32
+
     struct Parser {
         let source: [Unicode.Scalar]
         var i = 0
+        var depth = 0
 
         mutating func parse(until closing: [String]?) throws(SyntaxError) -> [Node] {
             var nodes: [Node] = []
@@ -118,7 +122,12 @@ public struct Template: Sendable, Equatable {
                 guard !path.contains("") else { throw SyntaxError(message: "bad name \"\(body)\" at character \(tagStart)") }
                 switch sigil {
                 case "#", "^":
+                    depth += 1
+                    guard depth <= Template.maxDepth else {
+                        throw SyntaxError(message: "sections nested deeper than \(Template.maxDepth) at character \(tagStart)")
+                    }
                     let children = try parse(until: path)
+                    depth -= 1
                     nodes.append(.section(path, inverted: sigil == "^", children))
                 case "/":
                     guard path == closing else {

@@ -47,8 +47,8 @@ enum ConfigDecoder {
                 for (i, t) in list.enumerated() {
                     if let s = r.secret(t, "chatdealer.auth.tokens[\(i)]") {
                         tokens.append(s)
-                        if s.contains("change-me") {
-                            r.warnings.append("chatdealer.auth.tokens[\(i)]: still the example's placeholder; replace it with a long random token")
+                        if ConfigDecoder.isPlaceholder(s) {
+                            r.problem("chatdealer.auth.tokens[\(i)]", "still the example's placeholder: anyone could use it; put a long random token here (openssl rand -hex 24)")
                         } else if s.utf8.count < 16 {
                             r.warnings.append("chatdealer.auth.tokens[\(i)]: shorter than 16 characters; use a long random token (e.g. `openssl rand -hex 24`)")
                         }
@@ -77,8 +77,11 @@ enum ConfigDecoder {
         guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions"]) else { return nil }
         let key = r.secret(sp["webhookKey"], "spalo.webhookKey") ?? ""
         let secret = r.secret(sp["clientSecret"], "spalo.clientSecret") ?? ""
-        if secret.contains("change-me") {
-            r.warnings.append("spalo.clientSecret: still the example's placeholder; copy the client secret from SPALO's webhook settings")
+        if ConfigDecoder.isPlaceholder(secret) {
+            r.problem("spalo.clientSecret", "still the example's placeholder: copy the client secret from SPALO's webhook settings")
+        }
+        if key == ConfigDecoder.vendorSampleWebhookKey {
+            r.problem("spalo.webhookKey", "is the sample key from SPALO's documentation, known to everyone: copy your webhook's own key")
         }
         var dataset = DatasetSettings(staticEntries: [], emptyMessage: "設定できるデータがありません。")
         if let ds = r.object(sp["dataset"], "spalo.dataset", allowed: ["static", "emptyMessage"]) {
@@ -88,8 +91,8 @@ enum ConfigDecoder {
                     guard let o = r.object(item, at, allowed: ["key", "value"]) else { continue }
                     guard let k = r.string(o, "key", at, required: true),
                           let v = r.string(o, "value", at, required: true, nonEmpty: false) else { continue }
-                    if k.count > DatasetReply.maxLength || v.count > DatasetReply.maxLength {
-                        r.warnings.append("\(at): longer than \(DatasetReply.maxLength) characters; SPALO takes 50, so it will be cut")
+                    if DatasetReply.cut(k) != k || DatasetReply.cut(v) != v {
+                        r.warnings.append("\(at): longer than \(DatasetReply.maxLength) characters (an emoji counts as two); SPALO takes 50, so it will be cut")
                     }
                     dataset.staticEntries.append(.init(key: k, value: v))
                 }
@@ -189,6 +192,15 @@ enum ConfigDecoder {
         }
         return .command(CommandSettings(argv: argv, timeout: timeout, environment: environment))
     }
+
+    /// The example config's placeholders: a config that still holds one is
+    /// refused (fail closed), not merely warned about.
+    static func isPlaceholder(_ secret: String) -> Bool {
+        secret.lowercased().contains("change-me")
+    }
+
+    /// The webhookKey printed in SPALO's public documentation.
+    static let vendorSampleWebhookKey = "85126C79CBF9FE36BB9D05D0639C70C235C18D37"
 
     /// RFC 9110 token characters.
     static func isValidHeaderName(_ name: String) -> Bool {

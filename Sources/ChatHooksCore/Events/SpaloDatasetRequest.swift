@@ -46,11 +46,22 @@ public struct SpaloDatasetRequest: Sendable {
             }
             // GPS data, when present, is a number or a numeric string.
             for key in ["latitude", "longitude"] {
-                if let v = d.value(key), v.scalarText == nil || v.stringValue.map({ Double($0) == nil }) == true {
+                if let v = d.value(key), !DatasetNumber.isNumber(v) {
                     throw HTTPError.invalidField(d.at(key), "must be a number")
                 }
             }
             return Datum(id: try d.string("id"), type: try d.string("type"), value: value, title: try d.string("title"))
         } ?? []
+    }
+}
+
+enum DatasetNumber {
+    /// A JSON number, or a string holding a decimal number (GPS coordinates).
+    static func isNumber(_ v: JSONValue) -> Bool {
+        switch v {
+        case .number: true
+        case .string(let s): Double(s.trimmingASCIISpaces) != nil && !s.isEmpty
+        default: false
+        }
     }
 }

@@ -95,13 +95,34 @@ public struct JSONParser {
                 index += 1
             case 0x0B where mode == .json5, 0x0C where mode == .json5:
                 index += 1
-            case 0xC2 where mode == .json5 && index + 1 < buffer.count && buffer[index + 1] == 0xA0:
-                index += 2  // no-break space
+            case 0xC2, 0xE1, 0xE2, 0xE3, 0xEF:
+                // JSON5 white space beyond ASCII: NBSP, the Zs spaces (U+3000,
+                // the ideographic space, included), U+2028/2029, U+FEFF.
+                guard mode == .json5, let width = json5UnicodeSpace(at: index) else { return }
+                index += width
             case 0x2F where mode == .json5:
                 try skipComment()
             default:
                 return
             }
+        }
+    }
+
+    private func isJSON5Space(at i: Int) -> Bool {
+        mode == .json5 && json5UnicodeSpace(at: i) != nil
+    }
+
+    /// The byte length of a JSON5 Unicode white-space character at `i`, if one is there.
+    private func json5UnicodeSpace(at i: Int) -> Int? {
+        func byte(_ k: Int) -> UInt8 { i + k < buffer.count ? buffer[i + k] : 0 }
+        switch (byte(0), byte(1), byte(2)) {
+        case (0xC2, 0xA0, _): return 2                                   // U+00A0
+        case (0xE1, 0x9A, 0x80): return 3                                // U+1680
+        case (0xE2, 0x80, 0x80...0x8A), (0xE2, 0x80, 0xA8), (0xE2, 0x80, 0xA9), (0xE2, 0x80, 0xAF): return 3
+        case (0xE2, 0x81, 0x9F): return 3                                // U+205F
+        case (0xE3, 0x80, 0x80): return 3                                // U+3000
+        case (0xEF, 0xBB, 0xBF): return 3                                // U+FEFF
+        default: return nil
         }
     }
 
@@ -151,7 +172,7 @@ public struct JSONParser {
         if ok { for k in 0..<count where buffer[index + k] != w[k] { ok = false } }
         guard ok else { throw error("unexpected \(describeByte(at: start)): a value was expected", at: start) }
         index += count
-        if index < buffer.count && isIdentifierByte(buffer[index]) {
+        if index < buffer.count && isIdentifierByte(buffer[index]) && !isJSON5Space(at: index) {
             throw error("unexpected \(describeByte(at: index)) after \(word)")
         }
     }
@@ -215,7 +236,7 @@ public struct JSONParser {
                 duplicate = object.members.contains { $0.key == key }
                 if object.members.count >= 16 { seen = Set(object.members.map(\.key) + [key]) }
             }
-            if duplicate { throw error("duplicate key \"\(key)\"", at: keyStart) }
+            if duplicate { throw error("duplicate key \"\(key.prefix(60))\(key.count > 60 ? "…" : "")\"", at: keyStart) }
             try skipWhitespace()
             guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else {
                 throw error("unexpected \(describeByte(at: index)): ':' was expected after a key")
@@ -249,7 +270,7 @@ public struct JSONParser {
             if b == 0x27 { return try parseString(quote: 0x27) }
             if isIdentifierByte(b) && !(b >= 0x30 && b <= 0x39) {
                 let start = index
-                while index < buffer.count && isIdentifierByte(buffer[index]) { index += 1 }
+                while index < buffer.count && isIdentifierByte(buffer[index]) && !isJSON5Space(at: index) { index += 1 }
                 return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
             }
         }
@@ -288,7 +309,9 @@ public struct JSONParser {
                 index += 1
                 return String(decoding: bytes, as: UTF8.self)
             }
-            if b < 0x20 {
+            // JSON forbids every control character in a string; JSON5 (like
+            // JavaScript) only the line ends.
+            if b < 0x20 && (mode == .strict || b == 0x0A || b == 0x0D) {
                 throw error("control character 0x\(String(b, radix: 16, uppercase: true)) in a string must be escaped")
             }
             if b != 0x5C {
@@ -336,7 +359,9 @@ public struct JSONParser {
             switch c {
             case UInt8(ascii: "'"): bytes.append(0x27)
             case UInt8(ascii: "v"): bytes.append(0x0B)
-            case UInt8(ascii: "0"): bytes.append(0x00)
+            case UInt8(ascii: "0") where !(index < buffer.count && isDigit(buffer[index])): bytes.append(0x00)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                throw error("invalid escape \\\(Character(Unicode.Scalar(c))): JSON5 allows \\0 alone, not other digits", at: escapeStart)
             case UInt8(ascii: "x"):
                 let hi = hexValue(index < buffer.count ? buffer[index] : 0)
                 let lo = hexValue(index + 1 < buffer.count ? buffer[index + 1] : 0)
@@ -430,7 +455,7 @@ public struct JSONParser {
             guard index > expDigits else { throw error("invalid number: a digit was expected in the exponent", at: index) }
             text += String(decoding: UnsafeBufferPointer(rebasing: buffer[expStart..<index]), as: UTF8.self)
         }
-        if index < buffer.count && (isIdentifierByte(buffer[index]) || buffer[index] == UInt8(ascii: ".")) {
+        if index < buffer.count && (isIdentifierByte(buffer[index]) || buffer[index] == UInt8(ascii: ".")) && !isJSON5Space(at: index) {
             throw error("invalid number: unexpected \(describeByte(at: index))")
         }
         return negative ? "-" + text : text

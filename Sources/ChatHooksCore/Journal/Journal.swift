@@ -16,10 +16,14 @@ public struct LineAppender: Sendable {
 
     public func append(_ line: [UInt8]) throws(SystemError) {
         precondition(line.last == 0x0A, "a journal line ends with a newline")
-        var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        var fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        var created = false
         if fd < 0 && errno == ENOENT {
+            // A new file: its folder's entry must be synced too, or a power
+            // cut could lose the file with its first line.
             try Files.makeDirectories(Files.directoryName(path))
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            created = true
         }
         guard fd >= 0 else { throw SystemError("open", path: path) }
         defer { close(fd) }
@@ -53,6 +57,7 @@ public struct LineAppender: Sendable {
                 _ = ftruncate(fd, sizeBefore)
                 throw failure
             }
+            if created { try Files.syncDirectory(Files.directoryName(path)) }
         }
     }
 }

@@ -26,15 +26,28 @@ public enum Files {
         access(path, F_OK) == 0
     }
 
-    /// `mkdir -p`: creates every missing folder of `path`.
+    /// `mkdir -p`: creates every missing folder of `path`, each one synced
+    /// into its parent.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws(SystemError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
+            let parent = current.isEmpty ? "/" : current
             current += "/" + component
-            if mkdir(current, mode) != 0 && errno != EEXIST {
+            if mkdir(current, mode) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
                 throw SystemError("mkdir", path: current)
             }
         }
+    }
+
+    /// Makes a folder's entries (a file just created or renamed into it)
+    /// survive a power cut.
+    public static func syncDirectory(_ path: String) throws(SystemError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", path: path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SystemError("fsync", path: path) }
     }
 
     public static func directoryName(_ path: String) -> String {

@@ -36,16 +36,24 @@ public enum LogSink {
 
 public func logLine(_ message: String) -> [UInt8] {
     var line = Array("chathooks: ".utf8)
-    let hex = Array("0123456789ABCDEF".utf8)
-    for b in message.utf8 {
-        if b < 0x20 || b == 0x7F {
-            line += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+    for s in message.unicodeScalars {
+        let v = s.value
+        if v < 0x20 || v == 0x7F {
+            line += Array("\\x\(hex2(v))".utf8)
+        } else if (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
+            // C1 controls (NEL) and the Unicode line and paragraph separators end lines too.
+            line += Array("\\u{\(String(v, radix: 16, uppercase: true))}".utf8)
         } else {
-            line.append(b)
+            UTF8.encode(s) { line.append($0) }
         }
     }
     line.append(0x0A)
     return line
+}
+
+private func hex2(_ v: UInt32) -> String {
+    let s = String(v, radix: 16, uppercase: true)
+    return s.count == 1 ? "0" + s : s
 }
 
 /// Writes every byte, retrying short writes and EINTR. Returns false on failure.

@@ -33,8 +33,18 @@ public enum FastCGITransport {
             return 1
         }
         let configs = ConfigCache()
-        while stopRequested == 0 {
-            guard FCGX_Accept_r(&request) >= 0 else { break }
+        // The signals that stop or reload wait while a request is served (a
+        // read interrupted mid-body would cut the request short); they are let
+        // in only while waiting for the next request.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, sig) }
+        sigprocmask(SIG_BLOCK, &signals, nil)
+        while true {
+            sigprocmask(SIG_UNBLOCK, &signals, nil)  // a pending SIGTERM runs its handler here
+            let accepted = stopRequested == 0 ? FCGX_Accept_r(&request) : -1
+            sigprocmask(SIG_BLOCK, &signals, nil)
+            guard accepted >= 0, stopRequested == 0 else { break }
             if reloadRequested != 0 {
                 reloadRequested = 0
                 configs.reloadRequested = true
@@ -83,8 +93,13 @@ public enum FastCGITransport {
     static func installSignalHandlers() {
         signal(SIGPIPE, SIG_IGN)
         var stop = sigaction()
-        stop.__sigaction_handler.sa_handler = { _ in FastCGITransport.stopRequested = 1 }
-        stop.sa_flags = 0  // no SA_RESTART: accept() must return EINTR
+        stop.__sigaction_handler.sa_handler = { _ in
+            FastCGITransport.stopRequested = 1
+            // Closing our copy of the listening socket makes an accept() that
+            // is about to start fail at once (other processes keep theirs).
+            close(0)
+        }
+        stop.sa_flags = 0  // no SA_RESTART: a waiting accept() returns EINTR
         sigaction(SIGTERM, &stop, nil)
         sigaction(SIGINT, &stop, nil)
         var reload = sigaction()

@@ -27,7 +27,7 @@ public enum Router: Sendable {
         case .success(let e):
             return Pipeline.handle(e, request: request, body: &body, config: config(request))
         case .failure(let error):
-            logError("\(request.variables["REQUEST_URI"] ?? request.pathInfo): \(error.status) \(error.code)")
+            logError("\((request.variables["REQUEST_URI"] ?? request.pathInfo).prefix(200)): \(error.status) \(error.code)")
             return Pipeline.errorResponse(nil, error)
         }
     }

@@ -70,8 +70,11 @@ public struct MIMEMessage {
     /// One header, folded. `encode: false` for values we built ourselves.
     static func header(_ name: String, _ value: String, encode: Bool = true) -> String {
         let v = clean(value)
-        guard encode, !v.unicodeScalars.allSatisfy({ $0.isASCII }) else {
-            return fold(name: name, words: v.split(separator: " ", omittingEmptySubsequences: false).map(String.init))
+        let words = v.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        // ASCII stays readable, unless a word is too long to fold (a line must
+        // stay under 998 characters): encoded-words can be split anywhere.
+        guard encode, !v.unicodeScalars.allSatisfy({ $0.isASCII }) || words.contains(where: { $0.utf8.count > 70 }) else {
+            return fold(name: name, words: words)
         }
         return fold(name: name, words: encodedWords(v, firstLineUsed: name.count + 2))
     }
@@ -95,14 +98,17 @@ public struct MIMEMessage {
 
     /// `=?UTF-8?B?…?=` words of at most 75 characters each, each holding whole
     /// characters only (RFC 2047 §5: never split a character across words).
+    /// Words break between Unicode scalars, so even a "character" of a
+    /// thousand combining marks folds (readers join adjacent words).
     static func encodedWords(_ text: String, firstLineUsed: Int) -> [String] {
         let overhead = "=?UTF-8?B??=".count
         var words: [String] = []
         var chunk: [UInt8] = []
         var limit = 76 - firstLineUsed - 1  // the first word shares its line with the name
-        func maxBytes(_ columns: Int) -> Int { max(3, (columns - overhead) / 4 * 3) }
-        for c in text {
-            let bytes = Array(String(c).utf8)
+        func maxBytes(_ columns: Int) -> Int { max(4, (columns - overhead) / 4 * 3) }
+        for c in text.unicodeScalars {
+            var bytes: [UInt8] = []
+            UTF8.encode(c) { bytes.append($0) }
             if !chunk.isEmpty && chunk.count + bytes.count > maxBytes(limit) {
                 words.append("=?UTF-8?B?" + Base64.encode(chunk) + "?=")
                 chunk = []

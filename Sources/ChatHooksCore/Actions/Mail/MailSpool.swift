@@ -2,8 +2,8 @@ import Glibc
 
 /// Messages that could not be handed to sendmail, one file each:
 /// `<request id>-<n>.mail`, holding a JSON line (sendmail, sender, recipients)
-/// and then the message. Written to a temporary name, fsynced, renamed: a
-/// spool file is always whole. `retry` is safe to run from cron and twice at
+/// and then the message. Written to a temporary name, fsynced, renamed, and
+/// the folder fsynced: a spool file is always whole, and survives a power cut. `retry` is safe to run from cron and twice at
 /// once: a file is sent only under its exclusive lock, and removed only after
 /// sendmail accepted it.
 public struct MailSpool {
@@ -31,6 +31,7 @@ public struct MailSpool {
         }
         close(fd)
         guard rename(temporary, final) == 0 else { throw SystemError("rename", path: final) }
+        try Files.syncDirectory(directory)
     }
 
     public struct Report: Equatable {
