@@ -32,6 +32,13 @@ def app_pid(stack):
     return pid
 
 
+def fastcgi_params(stack, event, body):
+    """What nginx would pass for a POST to /hooks/chatdealer/<event>."""
+    return {"REQUEST_METHOD": "POST", "SCRIPT_NAME": f"/hooks/chatdealer/{event}",
+            "CONTENT_LENGTH": str(len(body)), "CHATHOOKS_CONFIG": str(stack.site.config_path),
+            "HTTP_X_CHATHOOKS_TOKEN": TOKEN, "REMOTE_ADDR": "127.0.0.1"}
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -133,9 +140,7 @@ def test_sighup_rereads_secrets_kept_in_files(stack):
 def test_a_peer_that_goes_away_mid_request_does_not_kill_the_process(stack):
     pid = app_pid(stack)
     body = json.dumps(sample("chatdealer-chat-start")).encode()
-    params = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/hooks/chatdealer/chat-start",
-              "CONTENT_LENGTH": str(len(body)), "CHATHOOKS_CONFIG": str(stack.site.config_path),
-              "HTTP_X_CHATHOOKS_TOKEN": TOKEN, "REMOTE_ADDR": "127.0.0.1"}
+    params = fastcgi_params(stack, "chat-start", body)
     for _ in range(5):
         send_partial_request(stack.site.root / "sock" / "chathooks.sock", params, body[: len(body) // 2])
     h = "chatdealer-chat-start"
@@ -153,9 +158,7 @@ def in_read_syscall(pid):
 def test_sigterm_while_a_body_is_arriving_lets_that_request_finish(stack):
     pid = app_pid(stack)
     body = json.dumps(sample("chatdealer-chat-end")).encode()
-    params = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "/hooks/chatdealer/chat-end",
-              "CONTENT_LENGTH": str(len(body)), "CHATHOOKS_CONFIG": str(stack.site.config_path),
-              "HTTP_X_CHATHOOKS_TOKEN": TOKEN, "REMOTE_ADDR": "127.0.0.1"}
+    params = fastcgi_params(stack, "chat-end", body)
     talk = Conversation(stack.site.root / "sock" / "chathooks.sock", params)
     talk.send_body(body[:20])
     # Wait (bounded) until the process is reading this request's body.

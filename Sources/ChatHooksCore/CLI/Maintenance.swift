@@ -114,15 +114,7 @@ extension Timestamp {
     init?(rfc3339 s: String) {
         let b = Array(s.utf8)
         guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T") else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
-            guard r.upperBound <= b.count else { return nil }
-            var v = 0
-            for i in r {
-                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
-                v = v * 10 + Int(b[i] - 0x30)
-            }
-            return v
-        }
+        let num = { (r: Range<Int>) in decimal(b, r) }
         guard let year = num(0..<4), let month = num(5..<7), let day = num(8..<10),
               let hour = num(11..<13), let minute = num(14..<16), let second = num(17..<19) else { return nil }
         var i = 19

@@ -19,14 +19,7 @@ public enum DateFormat: Sendable {
         guard b.count == 19, b[4] == separator, b[7] == separator, b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A else {
             return false
         }
-        func number(_ range: Range<Int>) -> Int? {
-            var v = 0
-            for i in range {
-                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
-                v = v * 10 + Int(b[i] - 0x30)
-            }
-            return v
-        }
+        let number = { (r: Range<Int>) in decimal(b, r) }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return false }
         guard year >= 1970, (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return false }
@@ -40,4 +33,16 @@ public enum DateFormat: Sendable {
         default: 31
         }
     }
+}
+
+/// The decimal number written in `bytes[range]`, or nil when the range is out
+/// of bounds or holds anything but digits.
+func decimal(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
+    guard range.upperBound <= bytes.count else { return nil }
+    var v = 0
+    for i in range {
+        guard bytes[i] >= 0x30 && bytes[i] <= 0x39 else { return nil }
+        v = v * 10 + Int(bytes[i] - 0x30)
+    }
+    return v
 }

@@ -7,6 +7,21 @@ public struct Request: Sendable {
         self.variables = variables
     }
 
+    /// `NAME=value` strings up to a null pointer (the process environment, or
+    /// a FastCGI request's parameters) as a dictionary.
+    public static func variables(fromBlock block: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
+        var result: [String: String] = [:]
+        guard var p = block else { return result }
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return result
+    }
+
     public var method: String { variables["REQUEST_METHOD"] ?? "" }
     public var contentLength: String? { variables["CONTENT_LENGTH"] }
     public var contentType: String? { variables["CONTENT_TYPE"] }

@@ -22,16 +22,7 @@ public enum CGITransport {
 
     /// The process environment as a dictionary.
     public static func environment() -> [String: String] {
-        var result: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
-            }
-            p += 1
-        }
-        return result
+        Request.variables(fromBlock: environ)
     }
 }
 

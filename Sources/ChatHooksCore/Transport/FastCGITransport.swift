@@ -57,7 +57,7 @@ public enum FastCGITransport {
     }
 
     static func serve(_ raw: inout FCGX_Request, router: Router, configs: ConfigCache) {
-        let request = Request(variables: parameters(raw.envp))
+        let request = Request(variables: Request.variables(fromBlock: raw.envp))
         let errorStream = raw.err
         LogSink.current = { line in
             _ = line.withUnsafeBufferPointer { b in
@@ -75,19 +75,6 @@ public enum FastCGITransport {
             buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), raw.out) }
         }
         body.discard(upTo: BodyDrain.limit(announced: request.contentLength))
-    }
-
-    static func parameters(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
-        var result: [String: String] = [:]
-        guard var p = envp else { return result }
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
-            }
-            p += 1
-        }
-        return result
     }
 
     static func installSignalHandlers() {
