@@ -29,7 +29,7 @@ import Testing
 
     func run(_ endpoint: Endpoint = .chatdealer(.chatStart), method: String = "POST", body: [UInt8],
              length: String?? = .some(nil), type: String? = nil, headers: [String: String]? = nil,
-             config: Result<Config, ConfigError>? = nil) -> Response {
+             config: ConfigOutcome? = nil) -> Response {
         var v = ["REQUEST_METHOD": method, "REMOTE_ADDR": "192.0.2.1"]
         switch length {
         case .some(nil): v["CONTENT_LENGTH"] = String(body.count)
@@ -39,7 +39,7 @@ import Testing
         if let type { v["CONTENT_TYPE"] = type }
         for (k, value) in headers ?? ["X-Chathooks-Token": Self.token] { v[Request.metaVariableName(forHeader: k)] = value }
         var reader = BufferBodyReader(body)
-        return Pipeline.handle(endpoint, request: Request(variables: v), body: &reader, config: config ?? .success(self.config))
+        return Pipeline.handle(endpoint, request: Request(variables: v), body: &reader, config: config ?? .loaded(self.config))
     }
 
     var journalLines: [String] {
@@ -111,13 +111,13 @@ import Testing
 
     @Test func notConfiguredIsA503AndNeverOpen() throws {
         let missing = ConfigError(path: "/x", problems: ["no configuration file here"])
-        let r = run(body: Self.valid, config: .failure(missing))
+        let r = run(body: Self.valid, config: .failed(missing))
         #expect(r.status == 503)
         #expect(try JSONParser.parse(r.body)["error"] == .string("not_configured"))
         // An event missing from the config's events is not received either.
         var partial = config
         partial.chatdealer?.events[.form] = nil
-        #expect(run(.chatdealer(.form), body: Array(VendorSamples.form.utf8), config: .success(partial)).status == 503)
+        #expect(run(.chatdealer(.form), body: Array(VendorSamples.form.utf8), config: .loaded(partial)).status == 503)
         #expect(journalLines.isEmpty)
     }
 
@@ -125,7 +125,7 @@ import Testing
         var broken = config
         broken.journal.path = dir.path + "/journal.jsonl/not-a-folder/x"
         try dir.write("journal.jsonl", "")
-        let r = run(.chatdealer(.chatEnd), body: Array(VendorSamples.chatEnd.utf8), config: .success(broken))
+        let r = run(.chatdealer(.chatEnd), body: Array(VendorSamples.chatEnd.utf8), config: .loaded(broken))
         #expect(r.status == 500)
         #expect(try JSONParser.parse(r.body)["error"] == .string("journal_failed"))
         #expect(dir.read("chats/21252.jsonl") == nil, "an action ran without a journal line")

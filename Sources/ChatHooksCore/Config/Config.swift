@@ -26,7 +26,22 @@ public struct ChatDealerSettings: Sendable {
     public var header: String
     /// Every accepted token; more than one lets a token be rotated without downtime.
     public var tokens: [String]
-    public var events: [ChatDealerEvent: EventSettings]
+    public var events: EventTable
+}
+
+/// The configured Chat Dealer events (an event missing here is not received).
+/// Five fixed slots rather than a Dictionary: no hashing setup per request.
+public struct EventTable: Sendable {
+    private var slots: [EventSettings?] = Array(repeating: nil, count: ChatDealerEvent.allCases.count)
+
+    public init() {}
+
+    public subscript(event: ChatDealerEvent) -> EventSettings? {
+        get { slots[event.slot] }
+        set { slots[event.slot] = newValue }
+    }
+
+    public var all: [EventSettings] { slots.compactMap { $0 } }
 }
 
 public struct EventSettings: Sendable {

@@ -13,7 +13,7 @@ public final class ConfigCache {
         var nanoseconds: Int
     }
 
-    private var entries: [String: (stamp: Stamp?, config: Result<Config, ConfigError>)] = [:]
+    private var entries: [String: (stamp: Stamp?, config: ConfigOutcome)] = [:]
     private let environment: (String) -> String?
     /// Set (from a SIGHUP) to decode every file again on the next request.
     public var reloadRequested = false
@@ -22,7 +22,7 @@ public final class ConfigCache {
         self.environment = environment
     }
 
-    public func config(at path: String) -> Result<Config, ConfigError> {
+    public func config(at path: String) -> ConfigOutcome {
         if reloadRequested {
             entries.removeAll()
             reloadRequested = false
@@ -32,7 +32,7 @@ public final class ConfigCache {
             return cached.config
         }
         let environment = self.environment
-        let result = Result { () throws(ConfigError) in try ConfigLoader.load(path: path, environment: environment) }
+        let result = ConfigOutcome { () throws(ConfigError) in try ConfigLoader.load(path: path, environment: environment) }
         // A missing file has no stamp and is looked for again next time.
         entries[path] = (stamp, result)
         return result

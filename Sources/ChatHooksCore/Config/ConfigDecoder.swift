@@ -35,7 +35,7 @@ enum ConfigDecoder {
                 if isValidHeaderName(h) { header = h } else {
                     r.problem("chatdealer.auth.header", "\"\(h)\" is not a valid HTTP header name")
                 }
-                if h.contains("_") {
+                if h.utf8.contains(UInt8(ascii: "_")) {
                     r.warnings.append("chatdealer.auth.header: nginx drops request headers with underscores unless underscores_in_headers is on; use hyphens (X-Chathooks-Token)")
                 }
                 if h.lowercased() == "authorization" {
@@ -58,7 +58,7 @@ enum ConfigDecoder {
         } else if cd["auth"] == nil {
             r.problem("chatdealer.auth", "is required: without it anyone could post events")
         }
-        var events: [ChatDealerEvent: EventSettings] = [:]
+        var events = EventTable()
         let names = ChatDealerEvent.allCases.map(\.rawValue)
         if let ev = r.object(cd["events"], "chatdealer.events", allowed: names) {
             for event in ChatDealerEvent.allCases {
@@ -196,7 +196,10 @@ enum ConfigDecoder {
     /// The example config's placeholders: a config that still holds one is
     /// refused (fail closed), not merely warned about.
     static func isPlaceholder(_ secret: String) -> Bool {
-        secret.lowercased().contains("change-me")
+        let needle = Array("change-me".utf8)
+        let hay = Array(secret.lowercased().utf8)
+        guard hay.count >= needle.count else { return false }
+        return (0...(hay.count - needle.count)).contains { Array(hay[$0..<($0 + needle.count)]) == needle }
     }
 
     /// The webhookKey printed in SPALO's public documentation.

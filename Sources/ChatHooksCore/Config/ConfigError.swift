@@ -9,3 +9,20 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         problems.map { "\(path): \($0)" }.joined(separator: "\n")
     }
 }
+
+/// A configuration, or why there is none. (Not `ConfigOutcome`:
+/// that generic type's runtime setup costs a CGI handler more than the rest
+/// of its request.)
+public enum ConfigOutcome: Sendable {
+    case loaded(Config)
+    case failed(ConfigError)
+
+    public init(_ load: () throws(ConfigError) -> Config) {
+        do { self = .loaded(try load()) } catch { self = .failed(error) }
+    }
+
+    public var config: Config? {
+        if case .loaded(let c) = self { return c }
+        return nil
+    }
+}

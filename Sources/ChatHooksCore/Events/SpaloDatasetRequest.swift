@@ -22,7 +22,7 @@ public struct SpaloDatasetRequest: Sendable {
     public var data: [Datum]
 
     /// The keys that are secrets and never reach the journal.
-    public static let secretKeys: Set<String> = ["webhookKey", "secretHash"]
+    public static let secretKeys = ["webhookKey", "secretHash"]
 
     init(_ r: inout FieldReader) throws(HTTPError) {
         event = try r.required("event") { (k) throws(HTTPError) in try r.string(k) }

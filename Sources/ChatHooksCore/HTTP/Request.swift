@@ -1,21 +1,57 @@
 /// What a transport (CGI or FastCGI) knows about a request before its body is
 /// read: the CGI meta-variables (RFC 3875), whichever way they arrived.
 public struct Request: Sendable {
-    public var variables: [String: String]
+    public var variables: Variables
+
+    public init(variables: Variables) {
+        self.variables = variables
+    }
 
     public init(variables: [String: String]) {
-        self.variables = variables
+        self.variables = Variables(variables.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// CGI meta-variables by name. Two arrays and a linear search, not a
+    /// Dictionary: a few dozen entries, and a handler that starts per request
+    /// should not pay for hashing's first-use runtime setup.
+    public struct Variables: Sendable {
+        var names: [String] = []
+        var values: [String] = []
+
+        public init(_ pairs: [(String, String)] = []) {
+            for (n, v) in pairs { append(n, v) }
+        }
+
+        public mutating func append(_ name: String, _ value: String) {
+            if let i = names.firstIndex(of: name) {
+                values[i] = value
+            } else {
+                names.append(name)
+                values.append(value)
+            }
+        }
+
+        public subscript(name: String) -> String? {
+            get {
+                for i in names.indices where names[i] == name { return values[i] }
+                return nil
+            }
+            set {
+                if let newValue { append(name, newValue) }
+                else if let i = names.firstIndex(of: name) { names.remove(at: i); values.remove(at: i) }
+            }
+        }
     }
 
     /// `NAME=value` strings up to a null pointer (the process environment, or
     /// a FastCGI request's parameters) as a dictionary.
-    public static func variables(fromBlock block: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
-        var result: [String: String] = [:]
+    public static func variables(fromBlock block: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Variables {
+        var result = Variables()
         guard var p = block else { return result }
         while let entry = p.pointee {
             let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            if let eq = s.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                result.append(String(s[..<eq]), String(s[s.utf8.index(after: eq)...]))
             }
             p += 1
         }

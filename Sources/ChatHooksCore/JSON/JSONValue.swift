@@ -81,7 +81,7 @@ public struct JSONObject: Equatable, Sendable {
     public var keys: [String] { members.map(\.key) }
 
     /// A copy without the named members (used to strip secrets before journaling).
-    public func removing(_ names: Set<String>) -> JSONObject {
+    public func removing(_ names: [String]) -> JSONObject {
         JSONObject(members.filter { !names.contains($0.key) })
     }
 

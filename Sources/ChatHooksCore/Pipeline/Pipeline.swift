@@ -4,7 +4,7 @@
 public enum Pipeline {
     public static func handle(
         _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
-        config: Result<Config, ConfigError>
+        config: ConfigOutcome
     ) -> Response {
         do {
             return try accept(endpoint, request: request, body: &body, config: config)
@@ -18,13 +18,13 @@ public enum Pipeline {
 
     static func accept(
         _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
-        config result: Result<Config, ConfigError>
+        config result: ConfigOutcome
     ) throws(HTTPError) -> Response {
         guard request.method == "POST" else { throw HTTPError.methodNotAllowed }
         let config: Config
         switch result {
-        case .success(let c): config = c
-        case .failure(let e): throw HTTPError.notConfigured(e.description)
+        case .loaded(let c): config = c
+        case .failed(let e): throw HTTPError.notConfigured(e.description)
         }
         switch endpoint {
         case .chatdealer(let event):

@@ -2,24 +2,37 @@ import Glibc
 
 /// Small file helpers over Glibc.
 public enum Files {
-    /// Reads a whole file. Refuses files larger than `limit`.
+    /// Reads a whole file. Refuses files larger than `limit`. One buffer sized
+    /// from `fstat`, read into directly (nothing is zero-filled first).
     public static func read(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", path: path) }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        var st = stat()
+        var capacity = (fstat(fd, &st) == 0 ? min(max(Int(st.st_size), 0), limit) : 0) + 1
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var count = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count == capacity {
+                // The file grew since fstat: a bigger buffer.
+                guard count <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
+                let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                bigger.moveInitialize(from: buffer, count: count)
+                buffer.deallocate()
+                buffer = bigger
+                capacity *= 2
+            }
+            let n = Glibc.read(fd, buffer + count, capacity - count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read", path: path)
             }
             if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-            if result.count > limit { throw SystemError("read", path: path, errno: EFBIG) }
+            count += n
         }
-        return result
+        guard count <= limit else { throw SystemError("read", path: path, errno: EFBIG) }
+        return Array(UnsafeBufferPointer(start: buffer, count: count))
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -10,7 +10,7 @@ public enum CGITransport {
         var body = FileDescriptorBodyReader(fd: 0)
         let response = router.respond(to: request, body: &body) { request in
             let path = ConfigLoader.locate(environment: { request.variables[$0] })
-            return Result { () throws(ConfigError) in
+            return ConfigOutcome { () throws(ConfigError) in
                 try ConfigLoader.load(path: path, environment: { request.variables[$0] })
             }
         }
@@ -20,8 +20,8 @@ public enum CGITransport {
         return written ? 0 : 1
     }
 
-    /// The process environment as a dictionary.
-    public static func environment() -> [String: String] {
+    /// The process environment.
+    public static func environment() -> Request.Variables {
         Request.variables(fromBlock: environ)
     }
 }
@@ -50,22 +50,28 @@ public struct FileDescriptorBodyReader: BodyReader {
     public init(fd: Int32) { self.fd = fd }
 
     public mutating func read(count: Int) throws(HTTPError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
-            if n >= 0 {
-                buffer.removeSubrange(n...)
-                consumed += n
-                return buffer
+        var failure: Int32 = 0
+        // Read straight into the array's storage: nothing zero-filled first.
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while true {
+                let n = Glibc.read(fd, buffer.baseAddress, count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = errno }
+                initialized = max(n, 0)
+                return
             }
-            if errno == EINTR { continue }
-            throw HTTPError(400, "read_failed", "the body could not be read", detail: "\(SystemError("read stdin"))")
         }
+        guard failure == 0 else {
+            throw HTTPError(400, "read_failed", "the body could not be read", detail: "\(SystemError("read stdin", errno: failure))")
+        }
+        consumed += bytes.count
+        return bytes
     }
 
     /// Reads and drops input until `total` bytes have been consumed or input ends.
     mutating func discard(upTo total: Int) {
-        var scratch = [UInt8](repeating: 0, count: 65536)
+        guard consumed < total else { return }
+        var scratch = [UInt8](repeating: 0, count: min(65536, total - consumed))
         while consumed < total {
             let want = min(scratch.count, total - consumed)
             let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }

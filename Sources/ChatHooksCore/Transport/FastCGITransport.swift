@@ -115,7 +115,8 @@ struct FastCGIBodyReader: BodyReader {
     }
 
     mutating func discard(upTo total: Int) {
-        var scratch = [CChar](repeating: 0, count: 65536)
+        guard consumed < total else { return }
+        var scratch = [CChar](repeating: 0, count: min(65536, total - consumed))
         while consumed < total {
             let want = Int32(min(scratch.count, total - consumed))
             let n = FCGX_GetStr(&scratch, want, stream)
