@@ -1,12 +1,15 @@
 /// Chat Dealer's only protection: a header its admin screen sends with every
 /// call. Every configured token is compared (no early exit), in constant time.
 public struct TokenAuthenticator: Sendable {
-    public var header: String
-    public var tokens: [String]
+    public let header: String
+    public let tokens: [String]
+    /// The CGI variable the header arrives in (`HTTP_X_CHATHOOKS_TOKEN`).
+    let variable: String
 
     public init(header: String, tokens: [String]) {
         self.header = header
         self.tokens = tokens
+        self.variable = Request.metaVariableName(forHeader: header)
     }
 
     public func authenticate(_ request: Request) throws(HTTPError) {
@@ -14,7 +17,7 @@ public struct TokenAuthenticator: Sendable {
             // Fail closed: a config with no tokens accepts nobody.
             throw HTTPError(503, "not_configured", "no token is configured", detail: "chatdealer.auth.tokens is empty")
         }
-        guard let presented = request.header(header) else {
+        guard let presented = request.variables[variable] else {
             throw HTTPError.unauthorized("the \(header) header is missing")
         }
         var matched = false

@@ -22,11 +22,18 @@ public struct JournalSettings: Sendable {
 }
 
 public struct ChatDealerSettings: Sendable {
-    /// The header Chat Dealer is told to send, e.g. `X-Chathooks-Token`.
-    public var header: String
-    /// Every accepted token; more than one lets a token be rotated without downtime.
-    public var tokens: [String]
+    /// Checks the header Chat Dealer is told to send (e.g. `X-Chathooks-Token`)
+    /// against every accepted token (more than one lets a token be rotated).
+    public var authenticator: TokenAuthenticator
     public var events: EventTable
+
+    public init(header: String, tokens: [String], events: EventTable) {
+        self.authenticator = TokenAuthenticator(header: header, tokens: tokens)
+        self.events = events
+    }
+
+    public var header: String { authenticator.header }
+    public var tokens: [String] { authenticator.tokens }
 }
 
 /// The configured Chat Dealer events (an event missing here is not received).

@@ -50,6 +50,11 @@ public struct JSONWriter {
         bytes.append(0x22)
         var s = s
         s.withUTF8 { utf8 in
+            // Most strings need no escape at all: copy them in one go.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) {
+                bytes.append(contentsOf: utf8)
+                return
+            }
             var i = 0
             while i < utf8.count {
                 let b = utf8[i]

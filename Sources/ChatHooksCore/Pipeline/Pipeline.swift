@@ -33,7 +33,7 @@ public enum Pipeline {
                 throw HTTPError.notConfigured("chatdealer.events.\(event.rawValue) is not in \(config.path)")
             }
             // The token is in a header: strangers are turned away before the body is read.
-            try TokenAuthenticator(header: cd.header, tokens: cd.tokens).authenticate(request)
+            try cd.authenticator.authenticate(request)
             let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
             guard !payload.members.isEmpty else { throw HTTPError.badRequest("empty_body", "the body is empty") }
             try event.validate(payload)
