@@ -32,10 +32,10 @@ public struct JSONParser {
         try parse(Array(text.utf8), mode: mode)
     }
 
-    private let buffer: UnsafeBufferPointer<UInt8>
-    private let mode: Mode
-    private var index = 0
-    private var depth = 0
+    let buffer: UnsafeBufferPointer<UInt8>
+    let mode: Mode
+    var index = 0
+    var depth = 0
 
     private init(buffer: UnsafeBufferPointer<UInt8>, mode: Mode) {
         self.buffer = buffer
@@ -44,7 +44,7 @@ public struct JSONParser {
 
     // MARK: - Errors
 
-    private func error(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
+    func error(_ message: String, at offset: Int? = nil) -> JSONSyntaxError {
         let offset = min(offset ?? index, buffer.count)
         var line = 1
         var column = 1
@@ -62,7 +62,7 @@ public struct JSONParser {
         return JSONSyntaxError(message: message, offset: offset, line: line, column: column)
     }
 
-    private func describeByte(at i: Int) -> String {
+    func describeByte(at i: Int) -> String {
         guard i < buffer.count else { return "end of input" }
         let b = buffer[i]
         if b >= 0x21 && b < 0x7F { return "'\(Character(Unicode.Scalar(b)))'" }
@@ -71,7 +71,7 @@ public struct JSONParser {
 
     // MARK: - Document
 
-    private mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
+    mutating func parseDocument() throws(JSONSyntaxError) -> JSONValue {
         if let bad = firstInvalidUTF8Offset(buffer) {
             throw error("invalid UTF-8", at: bad)
         }
@@ -87,7 +87,7 @@ public struct JSONParser {
         return value
     }
 
-    private mutating func skipWhitespace() throws(JSONSyntaxError) {
+    mutating func skipWhitespace() throws(JSONSyntaxError) {
         while index < buffer.count {
             let b = buffer[index]
             switch b {
@@ -108,12 +108,12 @@ public struct JSONParser {
         }
     }
 
-    private func isJSON5Space(at i: Int) -> Bool {
+    func isJSON5Space(at i: Int) -> Bool {
         mode == .json5 && json5UnicodeSpace(at: i) != nil
     }
 
     /// The byte length of a JSON5 Unicode white-space character at `i`, if one is there.
-    private func json5UnicodeSpace(at i: Int) -> Int? {
+    func json5UnicodeSpace(at i: Int) -> Int? {
         func byte(_ k: Int) -> UInt8 { i + k < buffer.count ? buffer[i + k] : 0 }
         switch (byte(0), byte(1), byte(2)) {
         case (0xC2, 0xA0, _): return 2                                   // U+00A0
@@ -126,7 +126,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func skipComment() throws(JSONSyntaxError) {
+    mutating func skipComment() throws(JSONSyntaxError) {
         let start = index
         guard index + 1 < buffer.count else { throw error("unexpected '/'") }
         if buffer[index + 1] == 0x2F {
@@ -144,7 +144,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
+    mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
         guard index < buffer.count else { throw error("unexpected end of input: a value was expected") }
         switch buffer[index] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -164,7 +164,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func expectWord(_ word: String) throws(JSONSyntaxError) {
+    mutating func expectWord(_ word: String) throws(JSONSyntaxError) {
         let start = index
         let w = Array(word.utf8)
         let count = w.count
@@ -179,12 +179,12 @@ public struct JSONParser {
 
     // MARK: - Containers
 
-    private mutating func enter() throws(JSONSyntaxError) {
+    mutating func enter() throws(JSONSyntaxError) {
         depth += 1
         if depth > JSONParser.maxDepth { throw error("nested deeper than \(JSONParser.maxDepth) levels") }
     }
 
-    private mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
+    mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
         try enter()
         index += 1
         var elements: [JSONValue] = []
@@ -214,7 +214,7 @@ public struct JSONParser {
         return .array(elements)
     }
 
-    private mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
+    mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
         try enter()
         index += 1
         var object = JSONObject()
@@ -262,7 +262,7 @@ public struct JSONParser {
         return .object(object)
     }
 
-    private mutating func parseKey() throws(JSONSyntaxError) -> String {
+    mutating func parseKey() throws(JSONSyntaxError) -> String {
         guard index < buffer.count else { throw error("unexpected end of input: a key was expected") }
         let b = buffer[index]
         if b == 0x22 { return try parseString(quote: 0x22) }
@@ -279,211 +279,8 @@ public struct JSONParser {
 
     /// Letters, digits, `_`, `$` and any non-ASCII byte (JSON5 allows Unicode
     /// letters in identifiers; the input is already known to be valid UTF-8).
-    private func isIdentifierByte(_ b: UInt8) -> Bool {
+    func isIdentifierByte(_ b: UInt8) -> Bool {
         (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)
             || b == 0x5F || b == 0x24 || b >= 0x80
     }
-
-    // MARK: - Strings
-
-    private mutating func parseString(quote: UInt8) throws(JSONSyntaxError) -> String {
-        let open = index
-        index += 1
-        let start = index
-        // Fast path: no escapes, no control characters.
-        while index < buffer.count {
-            let b = buffer[index]
-            if b == quote {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
-                index += 1
-                return s
-            }
-            if b == 0x5C || b < 0x20 { break }
-            index += 1
-        }
-        var bytes = Array(UnsafeBufferPointer(rebasing: buffer[start..<index]))
-        while true {
-            guard index < buffer.count else { throw error("unterminated string", at: open) }
-            let b = buffer[index]
-            if b == quote {
-                index += 1
-                return String(decoding: bytes, as: UTF8.self)
-            }
-            // JSON forbids every control character in a string; JSON5 (like
-            // JavaScript) only the line ends.
-            if b < 0x20 && (mode == .strict || b == 0x0A || b == 0x0D) {
-                throw error("control character 0x\(String(b, radix: 16, uppercase: true)) in a string must be escaped")
-            }
-            if b != 0x5C {
-                bytes.append(b)
-                index += 1
-                continue
-            }
-            try parseEscape(into: &bytes)
-        }
-    }
-
-    private mutating func parseEscape(into bytes: inout [UInt8]) throws(JSONSyntaxError) {
-        let escapeStart = index
-        index += 1
-        guard index < buffer.count else { throw error("unterminated escape", at: escapeStart) }
-        let c = buffer[index]
-        index += 1
-        switch c {
-        case UInt8(ascii: "\""): bytes.append(0x22)
-        case UInt8(ascii: "\\"): bytes.append(0x5C)
-        case UInt8(ascii: "/"): bytes.append(0x2F)
-        case UInt8(ascii: "b"): bytes.append(0x08)
-        case UInt8(ascii: "f"): bytes.append(0x0C)
-        case UInt8(ascii: "n"): bytes.append(0x0A)
-        case UInt8(ascii: "r"): bytes.append(0x0D)
-        case UInt8(ascii: "t"): bytes.append(0x09)
-        case UInt8(ascii: "u"):
-            var scalar = try parseHex4()
-            if scalar >= 0xD800 && scalar <= 0xDBFF {
-                guard index + 1 < buffer.count, buffer[index] == 0x5C, buffer[index + 1] == UInt8(ascii: "u") else {
-                    throw error("unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escapeStart)
-                }
-                index += 2
-                let low = try parseHex4()
-                guard low >= 0xDC00 && low <= 0xDFFF else {
-                    throw error("unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escapeStart)
-                }
-                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-            } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
-                throw error("unpaired surrogate \\u\(String(scalar, radix: 16, uppercase: true))", at: escapeStart)
-            }
-            appendUTF8(Unicode.Scalar(scalar)!, to: &bytes)
-        default:
-            guard mode == .json5 else { throw error("invalid escape \\\(Character(Unicode.Scalar(c)))", at: escapeStart) }
-            switch c {
-            case UInt8(ascii: "'"): bytes.append(0x27)
-            case UInt8(ascii: "v"): bytes.append(0x0B)
-            case UInt8(ascii: "0") where !(index < buffer.count && isDigit(buffer[index])): bytes.append(0x00)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"):
-                throw error("invalid escape \\\(Character(Unicode.Scalar(c))): JSON5 allows \\0 alone, not other digits", at: escapeStart)
-            case UInt8(ascii: "x"):
-                let hi = hexValue(index < buffer.count ? buffer[index] : 0)
-                let lo = hexValue(index + 1 < buffer.count ? buffer[index + 1] : 0)
-                guard let hi, let lo else { throw error("invalid \\x escape", at: escapeStart) }
-                index += 2
-                appendUTF8(Unicode.Scalar(hi << 4 | lo), to: &bytes)
-            case 0x0A: break  // line continuation
-            case 0x0D:
-                if index < buffer.count && buffer[index] == 0x0A { index += 1 }
-            default:
-                // Any other character escapes to itself (including multi-byte ones).
-                bytes.append(c)
-            }
-        }
-    }
-
-    private mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
-        guard index + 4 <= buffer.count else { throw error("invalid \\u escape: four hex digits expected") }
-        var v: UInt32 = 0
-        for k in 0..<4 {
-            guard let d = hexValue(buffer[index + k]) else {
-                throw error("invalid \\u escape: four hex digits expected", at: index + k)
-            }
-            v = v << 4 | UInt32(d)
-        }
-        index += 4
-        return v
-    }
-
-    private func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: b - 0x30
-        case 0x41...0x46: b - 0x41 + 10
-        case 0x61...0x66: b - 0x61 + 10
-        default: nil
-        }
-    }
-
-    private func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
-        UTF8.encode(scalar) { bytes.append($0) }
-    }
-
-    // MARK: - Numbers
-
-    /// Returns the number as an RFC 8259 literal.
-    private mutating func parseNumber() throws(JSONSyntaxError) -> String {
-        let start = index
-        var negative = false
-        if buffer[index] == UInt8(ascii: "-") {
-            negative = true
-            index += 1
-        } else if buffer[index] == UInt8(ascii: "+") {  // json5 only (checked by the caller)
-            index += 1
-        }
-        if mode == .json5 {
-            if let special = try parseJSON5SpecialNumber(negative: negative, start: start) { return special }
-        }
-        let digitsStart = index
-        // Integer part
-        if index < buffer.count && buffer[index] == UInt8(ascii: "0") {
-            index += 1
-        } else if index < buffer.count && isDigit(buffer[index]) {
-            while index < buffer.count && isDigit(buffer[index]) { index += 1 }
-        } else if !(mode == .json5 && index < buffer.count && buffer[index] == UInt8(ascii: ".")) {
-            throw error("invalid number: a digit was expected", at: index)
-        }
-        let hadIntegerDigits = index > digitsStart
-        var text = String(decoding: UnsafeBufferPointer(rebasing: buffer[digitsStart..<index]), as: UTF8.self)
-        if text.isEmpty { text = "0" }
-        // Fraction
-        if index < buffer.count && buffer[index] == UInt8(ascii: ".") {
-            index += 1
-            let fractionStart = index
-            while index < buffer.count && isDigit(buffer[index]) { index += 1 }
-            if index == fractionStart {
-                // JSON5 allows `5.` but not a lone `.`.
-                guard mode == .json5, hadIntegerDigits else {
-                    throw error("invalid number: a digit was expected after '.'", at: index)
-                }
-            } else {
-                text += "." + String(decoding: UnsafeBufferPointer(rebasing: buffer[fractionStart..<index]), as: UTF8.self)
-            }
-        }
-        // Exponent
-        if index < buffer.count && (buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E")) {
-            let expStart = index
-            index += 1
-            if index < buffer.count && (buffer[index] == UInt8(ascii: "+") || buffer[index] == UInt8(ascii: "-")) { index += 1 }
-            let expDigits = index
-            while index < buffer.count && isDigit(buffer[index]) { index += 1 }
-            guard index > expDigits else { throw error("invalid number: a digit was expected in the exponent", at: index) }
-            text += String(decoding: UnsafeBufferPointer(rebasing: buffer[expStart..<index]), as: UTF8.self)
-        }
-        if index < buffer.count && (isIdentifierByte(buffer[index]) || buffer[index] == UInt8(ascii: ".")) && !isJSON5Space(at: index) {
-            throw error("invalid number: unexpected \(describeByte(at: index))")
-        }
-        return negative ? "-" + text : text
-    }
-
-    private mutating func parseJSON5SpecialNumber(negative: Bool, start: Int) throws(JSONSyntaxError) -> String? {
-        if index + 1 < buffer.count && buffer[index] == UInt8(ascii: "0")
-            && (buffer[index + 1] == UInt8(ascii: "x") || buffer[index + 1] == UInt8(ascii: "X")) {
-            index += 2
-            var value: UInt64 = 0
-            let hexStart = index
-            while index < buffer.count, let d = hexValue(buffer[index]) {
-                let (shifted, overflow) = value.multipliedReportingOverflow(by: 16)
-                guard !overflow else { throw error("hexadecimal number too large", at: start) }
-                value = shifted | UInt64(d)
-                index += 1
-            }
-            guard index > hexStart else { throw error("invalid hexadecimal number", at: start) }
-            return (negative && value != 0 ? "-" : "") + String(value)
-        }
-        for word in ["Infinity", "NaN"] {
-            let w = Array(word.utf8)
-            if index + w.count <= buffer.count && Array(buffer[index..<index + w.count]) == w {
-                throw error("\(word) is not a number this configuration can use", at: start)
-            }
-        }
-        return nil
-    }
-
-    private func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
 }
