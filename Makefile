@@ -7,7 +7,7 @@ HANDLERS := chatdealer-chat-start chatdealer-chat-message chatdealer-chat-end \
             chatdealer-scenario chatdealer-form spalo-dataset
 PORT ?= 8080
 
-.PHONY: all deps build dist test run clean
+.PHONY: all deps build dist test run clean bench
 
 all: build
 
@@ -33,6 +33,12 @@ test: dist
 
 run: build
 	PORT=$(PORT) python3 tools/demo.py
+
+# Benchmarks (not part of `make test`): ours against C, PHP and Python, as CGI
+# and FastCGI; writes bench/RESULTS.md. About 10 minutes on 2 cores.
+bench: deps
+	@bench/setup.sh
+	python3 bench/run.py
 
 clean:
 	rm -rf .build run dist

@@ -1,5 +1,5 @@
-/// Strings and their escapes (JSON's, plus JSON5's single quotes, `\\x`,
-/// `\\v`, `\\0` and line continuations).
+/// Strings and their escapes (JSON's, plus JSON5's single quotes, `\x`,
+/// `\v`, `\0` and line continuations).
 extension JSONParser {
     mutating func parseString(quote: UInt8) throws(JSONSyntaxError) -> String {
         let open = index
