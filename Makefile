@@ -35,7 +35,7 @@ run: build
 	PORT=$(PORT) python3 tools/demo.py
 
 # Benchmarks (not part of `make test`): ours against C, PHP and Python, as CGI
-# and FastCGI; writes bench/RESULTS.md. About 10 minutes on 2 cores.
+# and FastCGI; writes bench/RESULTS.md. About 7 minutes on 2 cores.
 bench: deps
 	@bench/setup.sh
 	python3 bench/run.py

@@ -238,10 +238,9 @@ class NginxSpawnFcgi(Stack):
     nginx/chathooks-fastcgi.conf (one routed `chathooks` process) or
     nginx/chathooks-fastcgi-per-event.conf (one process per receiver)."""
 
-    def __init__(self, site: Site, per_event=False, port: int = None, children=1):
+    def __init__(self, site: Site, per_event=False, port: int = None):
         super().__init__(site, port)
         self.per_event = per_event
-        self.children = children
         self.fastcgi = {}  # name -> the spawn-fcgi'd process's pid
 
     def start(self):
@@ -261,18 +260,14 @@ class NginxSpawnFcgi(Stack):
     def spawn_fastcgi(self, name):
         root = self.site.root
         sock = root / "sock" / f"{name}.sock"
-        pidfile = root / "sock" / f"{name}.pid"
-        for f in (sock, pidfile):
-            if f.exists():
-                f.unlink()
-        argv = [find("spawn-fcgi"), "-n", "-s", str(sock), "-M", "0660", "-F", str(self.children)]
+        if sock.exists():
+            sock.unlink()
+        argv = [find("spawn-fcgi"), "-n", "-s", str(sock), "-M", "0660"]
         if self.site.user:
             argv += ["-u", self.site.user.pw_name, "-g", self.site.user.pw_name,
                      "-U", self.site.user.pw_name, "-G", self.site.user.pw_name]
-        if self.children > 1:
-            argv += ["-P", str(pidfile)]
-        # -n: spawn-fcgi stays in front as the one process we stop (with -F 1 it
-        # execs the executable itself, so the pid is the handler's).
+        # -n: no fork; spawn-fcgi execs the executable itself, so the process
+        # we started is the handler, and the one we stop.
         proc, log = self.spawn(argv + ["--", str(root / "bin" / name)], f"spawn-fcgi-{name}.log")
         wait_for_path(sock, proc, log)
         self.fastcgi[name] = proc

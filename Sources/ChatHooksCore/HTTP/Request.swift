@@ -1,3 +1,5 @@
+import Glibc
+
 /// What a transport (CGI or FastCGI) knows about a request before its body is
 /// read: the CGI meta-variables (RFC 3875), whichever way they arrived.
 public struct Request: Sendable {
@@ -49,9 +51,12 @@ public struct Request: Sendable {
         var result = Variables()
         guard var p = block else { return result }
         while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.utf8.firstIndex(of: UInt8(ascii: "=")) {
-                result.append(String(s[..<eq]), String(s[s.utf8.index(after: eq)...]))
+            // Straight from the C string's bytes; names in a block are unique,
+            // so no look-up per entry.
+            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
+            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                result.names.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[..<eq]), as: UTF8.self))
+                result.values.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[(eq + 1)...]), as: UTF8.self))
             }
             p += 1
         }
