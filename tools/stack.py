@@ -162,20 +162,22 @@ class Stack:
         self.stop()
 
 
-def nginx_main_conf(site, port, include):
+def nginx_main_conf(site, port, include, log_level="info", connections=256, access_log=True):
+    """nginx's main config around a shipped `include`, for one worker on 127.0.0.1:port."""
     root = site.root
     user = f"user {site.user.pw_name};" if site.user else ""
     # `include fastcgi_params` is relative to the main config's folder.
     shutil.copy("/etc/nginx/fastcgi_params", root / "fastcgi_params")
+    access = f"access_log {root}/logs/access.log;" if access_log else "access_log off;"
     (root / "nginx.conf").write_text(f"""
 {user}
 worker_processes 1;
 daemon off;
 pid {root}/logs/nginx.pid;
-error_log {root}/logs/error.log info;
-events {{ worker_connections 256; }}
+error_log {root}/logs/error.log {log_level};
+events {{ worker_connections {connections}; }}
 http {{
-    access_log {root}/logs/access.log;
+    {access}
     client_body_temp_path {root}/tmp/body;
     fastcgi_temp_path {root}/tmp/fastcgi;
     proxy_temp_path {root}/tmp/proxy;
