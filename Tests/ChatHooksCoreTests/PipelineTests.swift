@@ -75,6 +75,7 @@ import Testing
         ("over the limit", "POST", "{}", "4097", nil, 413, "body_too_large"),
         ("truncated", "POST", "{\"a\":1}", "100", nil, 400, "truncated_body"),
         ("empty", "POST", "", "0", nil, 400, "empty_body"),
+        ("empty object", "POST", "{}", "auto", nil, 400, "invalid_field"),
         ("invalid UTF-8", "POST", "{\"a\":\"\u{FFFD}\"}", "auto", nil, 400, "invalid_utf8"),
         ("invalid JSON", "POST", "{\"a\":", "auto", nil, 400, "invalid_json"),
         ("array", "POST", "[1]", "auto", nil, 400, "invalid_json"),

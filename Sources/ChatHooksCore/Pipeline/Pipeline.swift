@@ -34,8 +34,9 @@ public enum Pipeline {
             }
             // The token is in a header: strangers are turned away before the body is read.
             try cd.authenticator.authenticate(request)
-            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
-            guard !payload.members.isEmpty else { throw HTTPError.badRequest("empty_body", "the body is empty") }
+            guard let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) else {
+                throw HTTPError.badRequest("empty_body", "the body is empty")
+            }
             try event.validate(payload)
             let accepted = try journal(endpoint, request: request, payload: payload, config: config)
             let results = runActions(settings.actions, accepted)
@@ -58,7 +59,8 @@ public enum Pipeline {
 
         case .spaloDataset:
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
-            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
+            // An empty body is SPALO's URL check, like a body without webhookKey.
+            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) ?? JSONObject()
             let authenticator = SpaloAuthenticator(webhookKey: sp.webhookKey, clientSecret: sp.clientSecret)
             if try authenticator.authenticate(payload) == .urlCheck {
                 // SPALO checks a URL when it is registered: answer, run nothing.
@@ -82,11 +84,12 @@ public enum Pipeline {
         }
     }
 
-    static func readPayload(_ request: Request, body: inout some BodyReader, limit: Int) throws(HTTPError) -> JSONObject {
+    /// The decoded body; nil when it is empty.
+    static func readPayload(_ request: Request, body: inout some BodyReader, limit: Int) throws(HTTPError) -> JSONObject? {
         let length = try BodyDecoder.contentLength(request, limit: limit)
         let kind = try BodyDecoder.kind(request)
         let bytes = try BodyDecoder.read(&body, length: length)
-        if bytes.isEmpty { return JSONObject() }
+        if bytes.isEmpty { return nil }
         return try BodyDecoder.decode(bytes, as: kind)
     }
 
