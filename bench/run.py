@@ -1,0 +1,1288 @@
+#!/usr/bin/env python3
+"""`make bench`: measures chathooks against the same job in C, PHP and Python,
+and writes bench/RESULTS.md.
+
+  1. CGI, per request: each handler as its own process (body on stdin, output
+     discarded), wall time, user+sys CPU, peak RSS (bench/c/runner.c) and
+     instruction counts (callgrind).
+  2. FastCGI throughput through real nginx with wrk, on loopback; and
+     instructions per request of one FastCGI process under callgrind.
+  3. Scaling with the transcript's length and the body's size.
+  4. The journal: appends per second from 1, 2 and 8 writers, fsync on and off.
+  Then the targets, pass or miss, and our callgrind profiles.
+
+Everything runs from bench/work/ (made anew each run); every process started
+is stopped, pass or fail. BENCH_QUICK=1 runs a few of everything and writes
+bench/work/RESULTS-quick.md instead (for working on this script);
+BENCH_REPORT_ONLY=1 writes the report again from the last run's figures.
+"""
+import datetime
+import json
+import os
+import pickle
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+WORK = BENCH / "work"
+BIN = WORK / "bin"
+sys.path.insert(0, str(REPO / "tools"))
+import stack  # noqa: E402  (tools/stack.py: the servers the integration tests start)
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+TOKEN = "bench-token-0123456789abcdef"
+DEFAULT_LIMIT = 1048576           # limits.maxBodyBytes' default
+SCALING_LIMIT = 16 * 1048576      # a 10,000-message transcript is larger than 1 MiB
+
+# How much of everything (BENCH_QUICK=1: just enough to see that it works).
+CGI_RUNS = 30 if QUICK else 300          # timed runs per program and body
+CGI_ROUNDS = 2 if QUICK else 6           # ... interleaved across programs in this many rounds
+CGI_WARMUP = 5 if QUICK else 20
+SCALE_RUNS = 10 if QUICK else 60
+WRK_ROUNDS = 1 if QUICK else 5
+WRK_SECONDS = 2 if QUICK else 4
+WRK_WARMUP = 1
+WRK_THREADS, WRK_CONNECTIONS = 2, 16
+FASTCGI_CHILDREN = 2                      # processes per FastCGI backend (PHP-FPM: pm.max_children)
+FASTCGI_PROFILE_REQUESTS = 20 if QUICK else 300   # requests to one FastCGI process under callgrind
+JOURNAL_SECONDS = 1 if QUICK else 3
+JOURNAL_WRITERS = [1, 2, 8]
+TRANSCRIPTS = [10, 100, 1000, 10000]
+MESSAGE_SIZES = [1024, 16384, 262144, DEFAULT_LIMIT]
+
+PYTHON = "/usr/bin/python3"               # the interpreter a CGI script's #! names
+HANDLERS = stack.HANDLERS
+COMMANDS = []                             # every distinct command, for RESULTS.md
+
+
+def rel(path):
+    """A path as RESULTS.md shows it: relative to the repository when inside it."""
+    p = str(path)
+    return p[len(str(REPO)) + 1:] if p.startswith(str(REPO) + "/") else p
+
+
+def shown(argv, env=None):
+    words = [f"{k}={shlex.quote(rel(v))}" for k, v in (env or {}).items()]
+    return " ".join(words + [shlex.quote(rel(a)) for a in argv]).replace(str(REPO) + "/", "")
+
+
+def note(section, argv, env=None, stdin=None):
+    line = shown(argv, env) + (f" < {shlex.quote(rel(stdin))}" if stdin else "")
+    # The same command with another count or port is the same command.
+    line = re.sub(r"runner time \d+", "runner time N", line)
+    line = re.sub(r"runner (append|load) (\d+) \d+", r"runner \1 \2 W", line)
+    line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", line)
+    if (section, line) not in COMMANDS:
+        COMMANDS.append((section, line))
+
+
+def say(*words):
+    print("bench:", *words, flush=True)
+
+
+def run(argv, section=None, env=None, record_env=None, **kw):
+    if section:
+        note(section, argv, record_env)
+    return subprocess.run([str(a) for a in argv], check=True, env=env, **kw)
+
+
+def version(argv, pattern=None):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]})
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = (p.stdout + p.stderr).strip()
+    if pattern:
+        m = re.search(pattern, text)
+        return m.group(0) if m else text.splitlines()[0]
+    return text.splitlines()[0] if text else "?"
+
+
+# ---------------------------------------------------------------- building
+
+def build():
+    """Release static executables (ours, the C programs, the runner), copied
+    into bench/work/bin/ before anything is timed."""
+    say("building chathooks (release, static)")
+    logs = WORK / "logs"
+    argv = ["swift", "build", "-c", "release", "-Xswiftc", "-static-executable"]
+    note("build", argv)
+    for attempt in range(3):
+        with open(logs / "swift-build.log", "w") as log:
+            p = subprocess.run(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        if p.returncode == 0:
+            break
+        text = (logs / "swift-build.log").read_text(errors="replace")
+        # Someone saving a source file mid-build: build again.
+        if "was modified during the build" not in text or attempt == 2:
+            sys.exit(f"bench: swift build failed:\n{text[-4000:]}")
+        say("a source changed during the build; building again")
+    release = REPO / ".build" / "release"
+    for name in HANDLERS + ["chathooks"]:
+        ldd = subprocess.run(["ldd", release / name], capture_output=True, text=True)
+        if "not a dynamic executable" not in ldd.stdout + ldd.stderr:
+            sys.exit(f"bench: {name} is not a static executable")
+        shutil.copy(release / name, BIN / name)
+
+    say("building the C programs (static, Jansson)")
+    c = BENCH / "c"
+    out = WORK / "build"
+    gcc = ["gcc", "-O2", "-Wall", "-Wextra", "-static"]
+    targets = {
+        "c-hook-cgi": [c / "cgi.c", c / "hook.c", "-ljansson"],
+        "c-hook-fcgi": [c / "fcgi.c", c / "hook.c", "-lfcgi", "-ljansson"],
+        "empty": [c / "empty.c"],
+        "runner": [c / "runner.c", c / "hook.c", "-ljansson"],
+    }
+    for name, args in targets.items():
+        argv = gcc + ["-o", out / name] + args
+        with open(logs / f"gcc-{name}.log", "w") as log:
+            run(argv, section="build", stdout=log, stderr=subprocess.STDOUT)
+        shutil.copy(out / name, BIN / name)
+    shutil.copy(BENCH / "php" / "hook.php", BIN / "hook.php")
+    shutil.copy(BENCH / "python" / "hook.py", BIN / "hook.py")
+    os.sync()
+
+
+# ---------------------------------------------------------------- bodies
+
+def write_body(name, obj):
+    path = WORK / "bodies" / name
+    path.write_bytes(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode())
+    return path
+
+
+def transcript(n):
+    """A chat-end body whose chat_detail holds n messages (the sample's, varied)."""
+    end = json.loads((REPO / "examples/samples/chat-end.json").read_text(encoding="utf-8"))
+    start = datetime.datetime(2020, 12, 10, 18, 22, 46)
+    kinds = [(" system", "自動応答（シナリオ型）"), ("visitor", "らくす太郎"), ("staff", "担当者 山田")]
+    detail = []
+    for i in range(n):
+        kind, user = kinds[i % 3]
+        detail.append({"msg_type": kind, "post_user": user,
+                       "post_date": (start + datetime.timedelta(seconds=i)).strftime("%Y/%m/%d %H:%M:%S"),
+                       "msg": f"{i + 1}件目のメッセージです。ご確認をお願いします。"})
+    end["chat_detail"] = detail
+    end["end_date"] = (start + datetime.timedelta(seconds=n + 1)).strftime("%Y/%m/%d %H:%M:%S")
+    return end
+
+
+def message_of_size(size):
+    """A chat-message body of exactly `size` bytes (its msg made long)."""
+    msg = json.loads((REPO / "examples/samples/chat-message.json").read_text(encoding="utf-8"))
+    msg["msg"] = ""
+    room = size - len(json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode())
+    text = "こんにちは、チャットのお問い合わせです。" * (room // 60 + 1)
+    encoded = text.encode()[:room - room % 3]
+    msg["msg"] = encoded.decode() + "a" * (room - len(encoded))
+    return msg
+
+
+def make_bodies():
+    sample = json.loads((REPO / "examples/samples/chat-message.json").read_text(encoding="utf-8"))
+    bodies = {"chat-message": write_body("chat-message.json", sample),
+              "chat-end": write_body("chat-end-50.json", transcript(50))}
+    for n in TRANSCRIPTS:
+        bodies[f"transcript-{n}"] = write_body(f"chat-end-{n}.json", transcript(n))
+    for size in MESSAGE_SIZES:
+        bodies[f"message-{size}"] = write_body(f"chat-message-{size}.json", message_of_size(size))
+        assert bodies[f"message-{size}"].stat().st_size == size
+    return bodies
+
+
+# ---------------------------------------------------------------- programs
+
+def chathooks_config(path, journal, fsync=False, limit=DEFAULT_LIMIT):
+    path.write_text(f"""{{
+  journal: {{ path: "{journal}", fsync: {"true" if fsync else "false"} }},
+  limits: {{ maxBodyBytes: {limit} }},
+  chatdealer: {{
+    auth: {{ header: "X-Chathooks-Token", tokens: ["{TOKEN}"] }},
+    events: {{ "chat-message": {{ actions: [] }}, "chat-end": {{ actions: [] }} }},
+  }},
+}}
+""", encoding="utf-8")
+    return path
+
+
+class Program:
+    """One receiver, run as CGI: its argv and the environment it needs beyond the request's."""
+
+    def __init__(self, key, label, argv, env, journal):
+        self.key, self.label, self.argv, self.env, self.journal = key, label, [str(a) for a in argv], env, journal
+
+    def request_env(self, event, body):
+        route = f"/hooks/chatdealer/{event}"
+        env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REQUEST_METHOD": "POST",
+               "REQUEST_URI": route, "SCRIPT_NAME": route, "CONTENT_TYPE": "application/json",
+               "CONTENT_LENGTH": str(body.stat().st_size), "REMOTE_ADDR": "127.0.0.1",
+               "HTTP_X_CHATHOOKS_TOKEN": TOKEN}
+        env.update(self.env)
+        return env
+
+    def argv_for(self, event):
+        return [a.replace("{event}", event) for a in self.argv]
+
+
+def programs(cgi_dir, fsync=False, limit=DEFAULT_LIMIT, keys=("ours", "c", "php", "python")):
+    data = cgi_dir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    tag = f"{'fsync' if fsync else 'nofsync'}-{limit}"
+    hook_env = {"HOOK_TOKEN": TOKEN, "HOOK_FSYNC": "1" if fsync else "0", "HOOK_MAX_BODY": str(limit)}
+    config = chathooks_config(cgi_dir / f"chathooks-{tag}.json5", data / f"ours-{tag}.jsonl", fsync, limit)
+    php_cgi = shutil.which("php-cgi") or "/usr/bin/php-cgi"
+    all_programs = {
+        "ours": Program("ours", "chathooks (Swift, static)", [BIN / "chatdealer-{event}"],
+                        {"CHATHOOKS_CONFIG": str(config)}, data / f"ours-{tag}.jsonl"),
+        "c": Program("c", "C + Jansson (static)", [BIN / "c-hook-cgi"],
+                     dict(hook_env, HOOK_JOURNAL=str(data / f"c-{tag}.jsonl")), data / f"c-{tag}.jsonl"),
+        "php": Program("php", "PHP (php-cgi)", [php_cgi],
+                       dict(hook_env, HOOK_JOURNAL=str(data / f"php-{tag}.jsonl"),
+                            SCRIPT_FILENAME=str(BIN / "hook.php"), REDIRECT_STATUS="200"),
+                       data / f"php-{tag}.jsonl"),
+        "python": Program("python", "Python (python3, json)", [PYTHON, BIN / "hook.py"],
+                          dict(hook_env, HOOK_JOURNAL=str(data / f"python-{tag}.jsonl")),
+                          data / f"python-{tag}.jsonl"),
+    }
+    return [all_programs[k] for k in keys]
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
+
+
+def check_answer(label, raw):
+    """A 200 with {"ok":true,...}: the Status line (absent means 200), then the JSON body."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if not body:
+        head, _, body = raw.partition(b"\n\n")
+    status = re.search(rb"^Status: (\d+)", head, re.M)
+    if (status and status.group(1) != b"200") or json.loads(body).get("ok") is not True:
+        sys.exit(f"bench: {label} did not accept the request:\n{raw[:600].decode(errors='replace')}")
+
+
+def verify(program, event, body):
+    """One request, checked: answered 200, and exactly one journal line holding the body."""
+    before = count_lines(program.journal)
+    with open(body, "rb") as stdin:
+        p = subprocess.run(program.argv_for(event), stdin=stdin, capture_output=True,
+                           env=program.request_env(event, body), timeout=60)
+    if p.returncode != 0:
+        sys.exit(f"bench: {program.label} exited {p.returncode}: {p.stderr.decode(errors='replace')[-800:]}")
+    check_answer(f"{program.label} ({event})", p.stdout)
+    if count_lines(program.journal) != before + 1:
+        sys.exit(f"bench: {program.label} ({event}) did not append one journal line")
+    with open(program.journal, "rb") as f:
+        last = json.loads(f.readlines()[-1])
+    expected = {"source": "chatdealer", "event": event}
+    if any(last.get(k) != v for k, v in expected.items()) or last.get("payload") != json.loads(body.read_bytes()):
+        sys.exit(f"bench: {program.label} ({event}) journaled something else: {str(last)[:400]}")
+    for key in ("received_at", "request_id", "remote_addr"):
+        if key not in last:
+            sys.exit(f"bench: {program.label} ({event}): journal line has no {key}")
+
+
+def time_runs(program, event, body, n, section="cgi"):
+    """n runs through bench/c/runner.c: [(wall_ms, cpu_ms, maxrss_kib, minor_faults)]."""
+    if program.journal:
+        program.journal.write_bytes(b"")
+    argv = [BIN / "runner", "time", n, body, "--"] + program.argv_for(event)
+    env = program.request_env(event, body)
+    p = run(argv, section=section, env=env, record_env=program.env, capture_output=True, text=True)
+    rows = []
+    for line in p.stdout.splitlines():
+        wall, user, sys_, rss, faults, status = map(int, line.split())
+        if status != 0:
+            sys.exit(f"bench: {program.label} ({event}) exited {status} under the runner")
+        rows.append((wall / 1e6, (user + sys_) / 1e3, rss, faults))
+    if program.journal and count_lines(program.journal) != n:
+        sys.exit(f"bench: {program.label} ({event}): {count_lines(program.journal)} journal lines for {n} runs")
+    return rows
+
+
+def instructions(program, event, body, out_file="/dev/null", section="cgi"):
+    """Instructions executed by one run, from callgrind's "Collected" total."""
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"] + program.argv_for(event)
+    env = program.request_env(event, body)
+    note(section, argv, {k: env[k] for k in program.env}, stdin=body)
+    with open(body, "rb") as stdin:
+        p = subprocess.run(argv, stdin=stdin, capture_output=True, env=env, timeout=600)
+    m = re.search(rb"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m:
+        sys.exit(f"bench: callgrind of {program.label} failed: {p.stderr.decode(errors='replace')[-800:]}")
+    return int(m.group(1))
+
+
+def summary(rows):
+    walls = sorted(r[0] for r in rows)
+
+    def pct(q):
+        return walls[min(len(walls) - 1, int(q * len(walls)))]
+    return {"n": len(rows), "wall": statistics.median(walls), "p10": pct(0.10), "p90": pct(0.90),
+            "cpu": statistics.median(r[1] for r in rows), "rss": statistics.median(r[2] for r in rows),
+            "rss_max": max(r[2] for r in rows), "faults": statistics.median(r[3] for r in rows)}
+
+
+# ---------------------------------------------------------------- 1. CGI
+
+def section_cgi(bodies):
+    say("1. CGI per request")
+    cgi_dir = WORK / "cgi"
+    progs = programs(cgi_dir)
+    empty = Program("empty", "empty static C program (exec + exit)", [BIN / "empty"], {}, None)
+    cases = [(p, e) for e in ("chat-message", "chat-end") for p in progs]
+    for p, e in cases:
+        verify(p, e, bodies[e])
+    results = {(p.key, e): [] for p, e in cases}
+    results[("empty", "-")] = []
+    all_cases = cases + [(empty, "-")]
+    for p, e in all_cases:                      # warm-up: page cache, CPU caches, the interpreter's files
+        time_runs(p, e if e != "-" else "chat-message", bodies.get(e, bodies["chat-message"]), CGI_WARMUP)
+    per_round = CGI_RUNS // CGI_ROUNDS
+    for r in range(CGI_ROUNDS):
+        # Interleaved, each round in another order, so the machine's drift is shared.
+        order = all_cases[r % len(all_cases):] + all_cases[:r % len(all_cases)]
+        for p, e in order:
+            body = bodies["chat-message"] if e == "-" else bodies[e]
+            results[(p.key, e)] += time_runs(p, e if e != "-" else "chat-message", body, per_round)
+        say(f"   round {r + 1}/{CGI_ROUNDS} done")
+    stats = {k: summary(v) for k, v in results.items()}
+    say("   callgrind")
+    profiles = {}
+    for p, e in cases:
+        out = "/dev/null"
+        if p.key in ("ours", "c"):
+            out = str(WORK / "callgrind" / f"{p.key}-{e}.out")
+            profiles[(p.key, e)] = out
+        stats[(p.key, e)]["instructions"] = instructions(p, e, bodies[e], out)
+    stats[("empty", "-")]["instructions"] = instructions(empty, "chat-message", bodies["chat-message"])
+    return {"programs": progs, "empty": empty, "stats": stats, "profiles": profiles}
+
+
+# ---------------------------------------------------------------- profiles
+
+def callgrind_functions(out_file, inclusive):
+    """Every function in a callgrind file with its cost: [(instructions, %, name)],
+    Swift names demangled, the source file and object left out."""
+    argv = ["callgrind_annotate", "--auto=no", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}", out_file]
+    note("profile", argv)
+    text = subprocess.run(argv, capture_output=True, text=True).stdout
+    demangled = subprocess.run(["swift", "demangle", "--simplified"], input=text, capture_output=True,
+                               text=True).stdout or text
+    rows = []
+    for line in demangled.splitlines():
+        m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)", line)
+        if not m or "PROGRAM TOTALS" in line:
+            continue
+        cost, share, name = int(m.group(1).replace(",", "")), float(m.group(2)), m.group(3)
+        name = re.sub(r" \[[^\]]*\]$", "", name)          # the object file
+        name = re.sub(r"^(\?\?\?|[^:]*/)", "", name)       # the source folder
+        name = name.lstrip(":").replace("<compiler-generated>:", "")
+        # The source file (main.swift:…): an inlined function shows once per file it came from.
+        name = re.sub(r"^[\w.+-]+\.(?:swift|c|h|cpp|S):", "", name)
+        rows.append((cost, share, name))
+    return rows
+
+
+def annotate(out_file, inclusive, limit):
+    """The top of a profile. Self cost: summed over the files a function was
+    inlined from. Inclusive: recursion levels ('2) left out (callgrind counts
+    them more than once), chains of wrappers folded into the outermost, each
+    name once."""
+    rows = []
+    if not inclusive:
+        total = {}
+        for cost, share, name in callgrind_functions(out_file, False):
+            name = re.sub(r"'\d+$", "", name)  # self cost of every recursion level together
+            c, s_ = total.get(name, (0, 0.0))
+            total[name] = (c + cost, s_ + share)
+        ranked = sorted(((c, s_, n) for n, (c, s_) in total.items()), reverse=True)
+        return [(c, s_, shorten(n)) for c, s_, n in ranked[:limit]]
+    for cost, share, name in callgrind_functions(out_file, True):
+        if share > 100 or "(below main)" in name or name.endswith("_main") or re.search(r"'\d+$", name):
+            continue
+        if rows and abs(rows[-1][0] - cost) <= 0.002 * rows[-1][0]:
+            continue
+        if any(r[2] == shorten(name) for r in rows):
+            continue
+        rows.append((cost, share, shorten(name)))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+# A rough breakdown of self cost by what the function is, from its name (first match wins).
+KINDS = [
+    ("Swift runtime metadata/conformance lookups",
+     r"swift_getTypeByMangled|swift_conformsToProtocol|Demangle|ConformanceCandidate|_checkGenericRequirements|"
+     r"equalContexts|TypeDecoder|DecodedMetadataBuilder|swift_getGenericMetadata|swift_getWitnessTable|"
+     r"__swift_instantiate|_gatherGenericParameters|MetadataCache|swift::|__swift::|llvm::|^_ZN5swift|"
+     r"_swift_class_getSuperclass|getSuperclassMetadata"),
+    ("reference counting", r"swift_retain|swift_release|swift_isUniquelyReferenced|swift_bridgeObject|"
+                           r"swift_unknownObject|swift_beginAccess|swift_endAccess"),
+    ("malloc/free/memset/memcpy", r"malloc|_int_free|^free$|cfree|__mem(set|cpy|move|cmp)|swift_allocObject|"
+                                     r"swift_deallocObject|swift_slowAlloc|swift_slowDealloc|tcache|calloc|realloc|"
+                                     r"unlink_chunk|swift_allocBox|swift_deallocClassInstance"),
+    ("config file (JSON5)", r"Config|JSON5"),
+    ("JSON parsing + UTF-8 validation", r"JSONParser|UTF8Validation|firstInvalidUTF8"),
+    ("JSON writing", r"JSONWriter"),
+    ("Dictionary/Set/hashing", r"Dictionary|Hasher|_NativeSet|hashValue|\bSet\b"),
+    ("String/Substring/Character", r"String|Substring|Character|_allASCII|Unicode|UTF8|UTF16|_string"),
+    ("process start (libc, loader)", r"^_dl_|__libc_|^_start|__tunables|init_cacheinfo|cpu_features|"
+                                          r"__vfscanf|sscanf|_IO_|getenv|__init_misc|_init_first"),
+]
+
+
+def breakdown(out_file):
+    """[(kind, instructions, %)] of the self cost, largest first; 'other' last."""
+    sums = {k: [0, 0.0] for k, _ in KINDS}
+    other = [0, 0.0]
+    for cost, share, name in callgrind_functions(out_file, False):
+        for kind, pattern in KINDS:
+            if re.search(pattern, name):
+                sums[kind][0] += cost
+                sums[kind][1] += share
+                break
+        else:
+            other[0] += cost
+            other[1] += share
+    ranked = sorted(((k, c, s_) for k, (c, s_) in sums.items() if c), key=lambda r: -r[1])
+    return ranked + [("other", other[0], other[1])]
+
+
+LOOP_FRAMES = re.compile(r"Server\.main|CLI\.main|CGITransport\.run|FastCGITransport\.(run|serve)|"
+                         r"Router\.respond|Pipeline\.(handle|accept)|^main$|FCGX_|_start$")
+
+
+def highlights(out_file, n=4):
+    """The largest inclusive costs below the request loop's own frames; a
+    function costing nearly what the one before it does (most likely its
+    callee, in the same chain) is left out."""
+    kept = []
+    for cost, share, name in annotate(out_file, True, 80):
+        if LOOP_FRAMES.search(name) or (kept and cost >= 0.85 * kept[-1][0]):
+            continue
+        kept.append((cost, share, shorten(name, 70)))
+        if len(kept) == n:
+            break
+    return kept
+
+
+def shorten(name, width=110):
+    name = name.replace("swift::TargetMetadata<swift::InProcess>", "Metadata").replace("<swift::InProcess>", "")
+    name = re.sub(r"\(anonymous namespace\)::", "", name)
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+# ---------------------------------------------------------------- 2. FastCGI
+
+PHP_LOCATION = """
+# The PHP script behind PHP-FPM, at the same URLs as the receivers.
+location ~ ^/hooks/chatdealer/(chat-message|chat-end)$ {{
+    client_max_body_size 2m;
+    client_body_buffer_size 1m;
+    fastcgi_pass unix:{sock};
+    include fastcgi_params;
+    fastcgi_param SCRIPT_FILENAME {script};
+}}
+"""
+
+NGINX_ONLY = """
+# nginx answering by itself: the ceiling of the web server on this machine.
+location ~ ^/hooks/chatdealer/(chat-message|chat-end)$ {
+    client_max_body_size 2m;
+    client_body_buffer_size 1m;
+    default_type application/json;
+    return 200 '{"ok":true}\\n';
+}
+"""
+
+PHP_FPM_CONF = """
+[global]
+pid = {root}/logs/php-fpm.pid
+error_log = {root}/logs/php-fpm.log
+daemonize = no
+
+[bench]
+{user}
+listen = {sock}
+{listen_owner}
+listen.mode = 0660
+pm = static
+pm.max_children = {children}
+; the HOOK_* settings come from php-fpm's own environment, as for the C responder
+clear_env = no
+catch_workers_output = yes
+"""
+
+
+class Bench(stack.Stack):
+    """nginx in front of one FastCGI backend (or of nothing), on 127.0.0.1."""
+
+    def __init__(self, site, backend, env, callgrind=None):
+        super().__init__(site)
+        self.backend, self.env, self.pids = backend, env, []
+        self.callgrind = callgrind  # run the one FastCGI process under callgrind, writing this file
+
+    def start(self):
+        root = self.site.root
+        sockdir = root / "sock"
+        for f in sockdir.iterdir():
+            f.unlink()
+        include = root / "backend.conf"
+        if self.backend == "nginx":
+            include.write_text(NGINX_ONLY)
+        elif self.backend in ("ours", "c"):
+            # The shipped file, as the integration tests use it.
+            include.write_text(stack.shipped("nginx/chathooks-fastcgi.conf", self.site,
+                                             **{"unix:/run/chathooks/": f"unix:{sockdir}/"}))
+            self.spawn_fcgi(BIN / ("chathooks" if self.backend == "ours" else "c-hook-fcgi"))
+        elif self.backend == "php":
+            sock = sockdir / "php-fpm.sock"
+            include.write_text(PHP_LOCATION.format(sock=sock, script=BIN / "hook.php"))
+            self.php_fpm(sock)
+        # The tests' main nginx config, quieter: no access log, warnings only.
+        stack.nginx_main_conf(self.site, self.port, include, log_level="warn", connections=1024, access_log=False)
+        note("fastcgi", [stack.find("nginx"), "-p", root, "-c", root / "nginx.conf"])
+        stack.start_nginx(self)
+        return self
+
+    def spawn_fcgi(self, program):
+        """spawn-fcgi forks FASTCGI_CHILDREN processes on one socket (the one
+        the shipped nginx file names) and leaves; their pids are in its pid
+        file. (With -n it runs one process only, whatever -F says.) Under
+        callgrind: one process, spawn-fcgi -n exec'ing valgrind."""
+        root = self.site.root
+        sock, pidfile = root / "sock" / "chathooks.sock", root / "sock" / "fastcgi.pid"
+        argv = [stack.find("spawn-fcgi"), "-s", sock, "-M", "0660"]
+        argv += ["-n"] if self.callgrind else ["-F", FASTCGI_CHILDREN, "-P", pidfile]
+        if self.site.user:
+            name = self.site.user.pw_name
+            argv += ["-u", name, "-g", name, "-U", name, "-G", name]
+        argv += ["--"]
+        if self.callgrind:
+            argv += [shutil.which("valgrind"), "--tool=callgrind", f"--callgrind-out-file={self.callgrind}"]
+        argv += [program]
+        record = {k: v for k, v in self.env.items() if k != "PATH"}
+        if self.callgrind:
+            note("fastcgi-callgrind", argv, record)
+            proc, log = self.spawn([str(a) for a in argv], "spawn-fcgi.log", env=self.env)
+            stack.wait_for_path(sock, proc, log)
+            return
+        with open(root / "logs" / "spawn-fcgi.log", "ab") as log:
+            run(argv, section="fastcgi", env=self.env, record_env=record, stdout=log, stderr=log)
+        self.pids = [int(x) for x in pidfile.read_text().split()]
+
+    def php_fpm(self, sock):
+        root = self.site.root
+        user = listen_owner = ""
+        if self.site.user:
+            name = self.site.user.pw_name
+            user = f"user = {name}\ngroup = {name}"
+            listen_owner = f"listen.owner = {name}\nlisten.group = {name}"
+        conf = root / "php-fpm.conf"
+        conf.write_text(PHP_FPM_CONF.format(root=root, sock=sock, user=user, listen_owner=listen_owner,
+                                            children=FASTCGI_CHILDREN))
+        binary = sorted(Path("/usr/sbin").glob("php-fpm*"))[0]
+        argv = [binary, "--nodaemonize", "--fpm-config", conf]
+        note("fastcgi", argv, {k: v for k, v in self.env.items() if k != "PATH"})
+        proc, log = self.spawn([str(a) for a in argv], "php-fpm.out", env=self.env)
+        stack.wait_for_path(sock, proc, log)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            for pid in self.pids:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+            deadline = time.monotonic() + 10
+            for pid in self.pids:
+                while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if Path(f"/proc/{pid}").exists():
+                    os.kill(pid, signal.SIGKILL)
+            self.pids = []
+
+
+def wrk(url, body, seconds, latency=True):
+    argv = [shutil.which("wrk") or "wrk", "-t", WRK_THREADS, "-c", WRK_CONNECTIONS, "-d", f"{seconds}s"]
+    if latency:
+        argv.append("--latency")
+    argv += ["-s", BENCH / "wrk" / "post.lua", url]
+    env = dict(os.environ, BENCH_BODY=str(body), BENCH_TOKEN=TOKEN)
+    p = run(argv, section="fastcgi" if latency else None, env=env,
+            record_env={"BENCH_BODY": str(body), "BENCH_TOKEN": TOKEN}, capture_output=True, text=True,
+            timeout=seconds + 60)
+    out = p.stdout
+
+    def duration(text):
+        v, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+           "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+           "bad": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+           "errors": sum(map(int, m.groups())) if (m := re.search(
+               r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)) else 0}
+    if latency:
+        for q in ("50", "99"):
+            res[f"p{q}"] = duration(re.search(rf"^\s+{q}(?:\.000)?%\s+(\S+)", out, re.M).group(1))
+    if res["bad"] or res["errors"] > res["requests"] * 0.001:
+        sys.exit(f"bench: wrk saw {res['bad']} non-2xx answers and {res['errors']} socket errors at {url}:\n{out}")
+    return res
+
+
+def post_once(url, body):
+    req = urllib.request.Request(url, data=body.read_bytes(), method="POST", headers={
+        "Content-Type": "application/json", "X-Chathooks-Token": TOKEN})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        answer = json.loads(r.read())
+        if r.status != 200 or answer.get("ok") is not True:
+            sys.exit(f"bench: {url} answered {r.status} {answer}")
+
+
+def fastcgi_site():
+    root = WORK / "fastcgi"
+    site = stack.Site(root, "", bin_dir=BIN)
+    chathooks_config(site.config_path, root / "data" / "journal.jsonl")
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOOK_JOURNAL": str(site.journal), "HOOK_FSYNC": "0",
+           "HOOK_TOKEN": TOKEN, "HOOK_MAX_BODY": str(DEFAULT_LIMIT)}
+    return site, env
+
+
+def callgrind_total(path):
+    m = re.search(r"^(?:summary|totals): (\d+)", Path(path).read_text(errors="replace"), re.M)
+    if not m:
+        sys.exit(f"bench: no total in {path}")
+    return int(m.group(1))
+
+
+def section_fastcgi_instructions(bodies):
+    """Instructions per request of ours and C as FastCGI servers: one process
+    under callgrind behind nginx, 1 + FASTCGI_PROFILE_REQUESTS requests one
+    after another, less a run with the first request only. (The first request
+    also tells that the process is up: a SIGTERM before its handler is set
+    would end valgrind without a profile.)"""
+    say("2b. FastCGI instructions per request (callgrind)")
+    site, env = fastcgi_site()
+    tmp = site.root / "tmp"
+    out = {}
+    for backend in ("ours", "c"):
+        totals = {}
+        for event in ("idle", "chat-message", "chat-end"):
+            path = tmp / f"{backend}-{event}.out"
+            with Bench(site, backend, env, callgrind=path) as bench:
+                site.journal.unlink(missing_ok=True)
+                url = f"http://127.0.0.1:{bench.port}/hooks/chatdealer/"
+                post_once(url + "chat-message", bodies["chat-message"])
+                if event != "idle":
+                    for _ in range(FASTCGI_PROFILE_REQUESTS):
+                        post_once(url + event, bodies[event])
+                expected = 1 + (FASTCGI_PROFILE_REQUESTS if event != "idle" else 0)
+                if count_lines(site.journal) != expected:
+                    sys.exit(f"bench: {backend} under callgrind journaled {count_lines(site.journal)} lines")
+            totals[event] = callgrind_total(path)
+            shutil.copy(path, WORK / "callgrind" / f"{backend}-fastcgi-{event}.out")
+        for event in ("chat-message", "chat-end"):
+            out[(backend, event)] = (totals[event] - totals["idle"]) / FASTCGI_PROFILE_REQUESTS
+        out[(backend, "idle")] = totals["idle"]
+        say(f"   {backend}: {out[(backend, 'chat-message')]:,.0f} and {out[(backend, 'chat-end')]:,.0f} per request")
+    return out
+
+
+def section_fastcgi(bodies):
+    say("2. FastCGI through nginx (wrk)")
+    site, env = fastcgi_site()
+    cases = [("nginx", "chat-message")] + [(b, e) for b in ("c", "ours", "php") for e in ("chat-message", "chat-end")]
+    runs = {c: [] for c in cases}
+    for r in range(WRK_ROUNDS):
+        order = ["nginx", "c", "ours", "php"]
+        order = order[r % 4:] + order[:r % 4]
+        for backend in order:
+            with Bench(site, backend, env) as bench:
+                for b, event in cases:
+                    if b != backend:
+                        continue
+                    url = f"http://127.0.0.1:{bench.port}/hooks/chatdealer/{event}"
+                    if backend != "nginx":
+                        post_once(url, bodies[event])
+                    wrk(url, bodies[event], WRK_WARMUP, latency=False)
+                    if site.journal.exists():
+                        site.journal.unlink()
+                    res = wrk(url, bodies[event], WRK_SECONDS)
+                    if backend != "nginx" and count_lines(site.journal) < res["requests"]:
+                        sys.exit(f"bench: {backend} journaled {count_lines(site.journal)} of {res['requests']} requests")
+                    if site.journal.exists():
+                        site.journal.unlink()
+                    runs[(b, event)].append(res)
+                    say(f"   round {r + 1}: {backend} {event}: {res['rps']:.0f} req/s")
+    # The median round (by requests per second) stands for each case.
+    return {c: sorted(v, key=lambda x: x["rps"])[len(v) // 2] | {"all": [x["rps"] for x in v]}
+            for c, v in runs.items()}
+
+
+# ---------------------------------------------------------------- 3. scaling
+
+def section_scaling(bodies):
+    say("3. scaling")
+    cgi_dir = WORK / "scaling"
+    out = {}
+    groups = [("transcript", TRANSCRIPTS, "chat-end", SCALING_LIMIT),
+              ("message", MESSAGE_SIZES, "chat-message", DEFAULT_LIMIT)]
+    for kind, sizes, event, limit in groups:
+        for p in programs(cgi_dir, limit=limit, keys=("ours", "c")):
+            for size in sizes:
+                body = bodies[f"{kind}-{size}"]
+                verify(p, event, body)
+                time_runs(p, event, body, 3, section="scaling")
+                rows = time_runs(p, event, body, SCALE_RUNS, section="scaling")
+                s = summary(rows)
+                out_file = "/dev/null"
+                if size == sizes[-1]:
+                    out_file = str(WORK / "callgrind" / f"{p.key}-{kind}-{size}.out")
+                s["instructions"] = instructions(p, event, body, out_file, section="scaling")
+                s["bytes"] = body.stat().st_size
+                out[(kind, p.key, size)] = s
+            say(f"   {kind}: {p.label} done")
+    return out
+
+
+def marginal(out, kind, key, sizes, field):
+    """Cost of one more unit (message, or KiB) between consecutive sizes."""
+    steps = []
+    for a, b in zip(sizes, sizes[1:]):
+        units = (b - a) if kind == "transcript" else (b - a) / 1024
+        steps.append((out[(kind, key, b)][field] - out[(kind, key, a)][field]) / units)
+    return steps
+
+
+# ---------------------------------------------------------------- 4. journal
+
+def section_journal(bodies):
+    say("4. journal")
+    jdir = WORK / "journal"
+    jdir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    # A real journal line (from a chat-message of ours), appended by itself.
+    p = programs(jdir / "line", keys=("ours",))[0]
+    verify(p, "chat-message", bodies["chat-message"])
+    line = jdir / "line.jsonl"
+    line.write_bytes(p.journal.read_bytes().splitlines(keepends=True)[-1])
+    for fsync in (False, True):
+        for writers in JOURNAL_WRITERS:
+            journal = jdir / "raw.jsonl"
+            journal.unlink(missing_ok=True)
+            argv = [BIN / "runner", "append", JOURNAL_SECONDS, writers, journal, int(fsync), line]
+            res = run(argv, section="journal", capture_output=True, text=True).stdout.split()
+            done, failed, ns = int(res[0]), int(res[1]), int(res[2])
+            if failed or count_lines(journal) != done:
+                sys.exit(f"bench: raw appends: {failed} failed, {count_lines(journal)} lines for {done}")
+            out[("raw", fsync, writers)] = done / (ns / 1e9)
+        for prog in programs(jdir / ("fsync" if fsync else "nofsync"), fsync=fsync, keys=("ours", "c")):
+            verify(prog, "chat-message", bodies["chat-message"])
+            for writers in JOURNAL_WRITERS:
+                prog.journal.unlink(missing_ok=True)
+                body = bodies["chat-message"]
+                argv = [BIN / "runner", "load", JOURNAL_SECONDS, writers, body, "--"] + prog.argv_for("chat-message")
+                env = prog.request_env("chat-message", body)
+                res = run(argv, section="journal", env=env, record_env=prog.env,
+                          capture_output=True, text=True).stdout.split()
+                done, failed, ns = int(res[0]), int(res[1]), int(res[2])
+                if failed or count_lines(prog.journal) != done:
+                    sys.exit(f"bench: {prog.label}: {failed} failed, {count_lines(prog.journal)} lines for {done}")
+                out[(prog.key, fsync, writers)] = done / (ns / 1e9)
+        say(f"   fsync {'on' if fsync else 'off'} done")
+    return out
+
+
+# ---------------------------------------------------------------- the machine
+
+def machine():
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    os_name = "?"
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("PRETTY_NAME="):
+            os_name = line.split("=", 1)[1].strip('"')
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // 1024
+    fs = " on ".join(subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", str(WORK)],
+                                    capture_output=True, text=True).stdout.split()) or "?"
+    php_fpm = sorted(Path("/usr/sbin").glob("php-fpm*"))
+    dpkg = lambda pkg: version(["dpkg-query", "-W", "-f", "${Version}", pkg])  # noqa: E731
+    return [
+        ("cores (nproc)", str(os.cpu_count()) if not hasattr(os, "sched_getaffinity") else str(len(os.sched_getaffinity(0)))),
+        ("CPU", cpu),
+        ("memory", f"{mem} MiB"),
+        ("OS, kernel", f"{os_name}, Linux {os.uname().release}"),
+        ("file system of bench/work (journals)", fs),
+        ("Swift", version(["swift", "--version"], r"Swift version \S+")),
+        ("gcc", version(["gcc", "--version"])),
+        ("Jansson (libjansson-dev, static)", dpkg("libjansson-dev")),
+        ("libfcgi (libfcgi-dev, static)", dpkg("libfcgi-dev")),
+        ("php-cgi", version(["php-cgi", "-v"])),
+        ("PHP-FPM", version([str(php_fpm[0]), "-v"]) if php_fpm else "not found"),
+        ("Python", version([PYTHON, "--version"])),
+        ("nginx", version([stack.find("nginx"), "-v"])),
+        ("spawn-fcgi", version(["spawn-fcgi", "-v"])),
+        ("wrk", version(["wrk", "-v"], r"wrk \S+")),
+        ("valgrind", version(["valgrind", "--version"])),
+    ]
+
+
+# ---------------------------------------------------------------- RESULTS.md
+
+def ms(v):
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if b else "–"
+
+
+def paired(a, b):
+    """The median of per-round throughput ratios a/b."""
+    return statistics.median(x / y for x, y in zip(a["all"], b["all"]))
+
+
+def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings):
+    stats = cgi["stats"]
+    L = []
+    w = L.append
+    w("# chathooks benchmark results")
+    w("")
+    w(f"Written by `make bench` (bench/run.py) on {info['date']}, for commit {info['revision']}; the whole run took "
+      f"{timings['total'] / 60:.1f} minutes ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k != 'total')}).")
+    if QUICK:
+        w("")
+        w("**BENCH_QUICK=1: a few runs of everything, to check the script. These figures mean nothing.**")
+    w("")
+    w("The machine is a shared virtual machine and noisy: wall times and throughput move by several per cent "
+      "between runs. Instruction counts (callgrind) are exact and repeat to the instruction; trust them for "
+      "ratios, and the medians for the order of magnitude.")
+    w("")
+    w("## The machine")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    for k, v in info["machine"]:
+        w(f"| {k} | {v} |")
+    w(f"| load average at start / end | {info['load_start']} / {info['load_end']} |")
+    w("")
+    w("## How it was measured")
+    w("")
+    w("- **Ours**: `swift build -c release -Xswiftc -static-executable`, every executable checked static with "
+      "`ldd`. Config: a JSON5 file (`CHATHOOKS_CONFIG`) with `journal.fsync: false` for sections 1-3, read on "
+      "every CGI request (that is part of our cost).")
+    w("- **C**: bench/c/ (hook.c: the same checks on the same fields, the token header, the journal line "
+      "through open(O_APPEND) + flock + one write (+ fsync), the answer `Status: 200 OK` + `{\"ok\":true,\"id\":…}`), "
+      "JSON by **Jansson** (libjansson-dev), linked **statically** (`gcc -O2 -static … -ljansson`; Debian's "
+      "libcjson-dev ships no `.a`), so the comparison is static against static. The FastCGI responder "
+      "(fcgi.c) uses libfcgi's `FCGX_*` API, libfcgi.a linked statically. The C program, PHP and Python take "
+      "their settings (journal path, fsync, token) from environment variables rather than a config file.")
+    w("- **PHP**: bench/php/hook.php (json_decode, the same checks, file_put_contents with "
+      "FILE_APPEND | LOCK_EX, echo json_encode) under php-cgi (a process per request) and PHP-FPM "
+      f"(pm = static, {FASTCGI_CHILDREN} children, Debian's default php.ini: opcache on).")
+    w(f"- **Python**: bench/python/hook.py, stdlib json and fcntl.flock, run by `{PYTHON}` per request.")
+    w("- Every program is copied into bench/work/bin/ before anything is timed. Each is first run once and "
+      "checked: a 200 answer with `\"ok\":true` and exactly one journal line whose payload equals the body. "
+      "After every timed batch the journal must hold one line per run.")
+    w(f"- **CGI timing**: bench/c/runner.c (a small static program) fork/execs the handler with the body on "
+      f"stdin and stdout on /dev/null, and takes wall time around fork…wait4 and user+sys CPU and peak RSS "
+      f"(ru_maxrss) from wait4's rusage. {CGI_WARMUP} warm-up runs, then {CGI_RUNS} timed runs per program and "
+      f"body, interleaved in {CGI_ROUNDS} rounds across programs. Median, and p10–p90 for the spread. The "
+      f"runner's own pages count in a child's ru_maxrss (a forked child starts with them): the empty program's "
+      f"row shows that floor. CPU time is sampled by the kernel's tick on this machine, so user+sys is coarse.")
+    w("- **Instructions**: one run per program under `valgrind --tool=callgrind`, the \"Collected\" total "
+      "(every instruction the process executes, startup and the dynamic loader included).")
+    w(f"- **FastCGI**: nginx ({'as www-data, ' if os.geteuid() == 0 else ''}1 worker, access log off) in front of "
+      f"each backend on a unix socket; ours and C from the shipped nginx/chathooks-fastcgi.conf, each as "
+      f"{FASTCGI_CHILDREN} processes from `spawn-fcgi -F {FASTCGI_CHILDREN}`. `wrk -t{WRK_THREADS} "
+      f"-c{WRK_CONNECTIONS}` on 127.0.0.1, {WRK_WARMUP} s warm-up, then {WRK_SECONDS} s measured with "
+      f"`--latency`; {WRK_ROUNDS} rounds in rotating order. wrk, nginx and the backend "
+      f"share the {dict(info['machine'])['cores (nproc)']} cores.")
+    w("")
+
+    # ---- 1
+    c_msg, c_end = stats[("c", "chat-message")], stats[("c", "chat-end")]
+    empty = stats[("empty", "-")]
+    w("## 1. CGI, per request")
+    w("")
+    w(f"Ratios are to the C program on the same body. *Above bare process* is the median minus the empty "
+      f"static program's ({ms(empty['wall'])} ms): what the handler itself costs after exec. *Page faults* are "
+      f"the minor faults of one run (median): pages of the executable and heap touched, a cost of startup that "
+      f"shows in wall time but not in instruction counts.")
+    labels = {p.key: p.label for p in cgi["programs"]}
+    for event, title in (("chat-message", "`chat-message` (the sample, "
+                          f"{WORK.joinpath('bodies/chat-message.json').stat().st_size} bytes)"),
+                         ("chat-end", "`chat-end` (a 50-message transcript, "
+                          f"{WORK.joinpath('bodies/chat-end-50.json').stat().st_size} bytes)")):
+        c = stats[("c", event)]
+        w("")
+        w(f"### {title}")
+        w("")
+        w("| program | wall median ms (p10–p90) | ×C | above bare process ms | ×C | user+sys ms | ×C | "
+          "peak RSS MiB | ×C | page faults | instructions | ×C |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for key in ("ours", "c", "php", "python"):
+            s = stats[(key, event)]
+            above, c_above = s["wall"] - empty["wall"], c["wall"] - empty["wall"]
+            w(f"| {labels[key]} | {ms(s['wall'])} ({ms(s['p10'])}–{ms(s['p90'])}) | {ratio(s['wall'], c['wall'])} | "
+              f"{ms(above)} | {ratio(above, c_above)} | {ms(s['cpu'])} | {ratio(s['cpu'], c['cpu'])} | "
+              f"{s['rss'] / 1024:.1f} | {ratio(s['rss'], c['rss'])} | {s['faults']:.0f} | {s['instructions']:,} | "
+              f"{ratio(s['instructions'], c['instructions'])} |")
+        w(f"| {cgi['empty'].label} | {ms(empty['wall'])} ({ms(empty['p10'])}–{ms(empty['p90'])}) | "
+          f"{ratio(empty['wall'], c['wall'])} | 0 | – | {ms(empty['cpu'])} | – | {empty['rss'] / 1024:.1f} | – | "
+          f"{empty['faults']:.0f} | {empty['instructions']:,} | – |")
+    w("")
+
+    # ---- 2
+    w("## 2. FastCGI throughput (nginx + wrk)")
+    w("")
+    w(f"Requests per second (the median of {WRK_ROUNDS} rounds; every round in brackets), and latency "
+      f"percentiles of the median round. ×C is the median over the rounds of each round's ratio to the C "
+      f"libfcgi responder on the same body (the backends of one round run within a minute of each other, so "
+      f"the machine's drift mostly cancels).")
+    fl = {"nginx": "nginx `return 200` (no backend)", "c": f"C + libfcgi ({FASTCGI_CHILDREN} processes)",
+          "ours": f"chathooks FastCGI ({FASTCGI_CHILDREN} processes)",
+          "php": f"PHP-FPM (pm static, {FASTCGI_CHILDREN} children)"}
+    for event in ("chat-message", "chat-end"):
+        c = fastcgi[("c", event)]
+        w("")
+        w(f"### `{event}`" + (" (50 messages)" if event == "chat-end" else ""))
+        w("")
+        w("| server | requests/s | ×C | p50 ms | p99 ms |")
+        w("| --- | --- | --- | --- | --- |")
+        for b in ("ours", "c", "php", "nginx"):
+            if (b, event) not in fastcgi:
+                continue
+            r = fastcgi[(b, event)]
+            every = ", ".join(f"{x:.0f}" for x in r["all"])
+            w(f"| {fl[b]} | {r['rps']:.0f} ({every}) | {paired(r, c):.2f}× | {r['p50']:.2f} | {r['p99']:.2f} |")
+    w("")
+    w(f"### Instructions per request, FastCGI")
+    w("")
+    w(f"One process of each under callgrind behind the same nginx: a first chat-message request, then "
+      f"{FASTCGI_PROFILE_REQUESTS} requests one after another, less a run with the first request only (startup "
+      f"and that first request: ours {fastcgi_instr[('ours', 'idle')]:,}, C {fastcgi_instr[('c', 'idle')]:,} "
+      f"instructions). Exact, unlike the throughput above, which shares two noisy cores with nginx and wrk.")
+    w("")
+    w("| body | ours | C + libfcgi | ×C |")
+    w("| --- | --- | --- | --- |")
+    for event in ("chat-message", "chat-end"):
+        o, c = fastcgi_instr[("ours", event)], fastcgi_instr[("c", event)]
+        w(f"| `{event}` | {o:,.0f} | {c:,.0f} | {ratio(o, c)} |")
+    w("")
+
+    # ---- 3
+    w("## 3. Scaling")
+    w("")
+    w(f"CGI, one process per request, median of {SCALE_RUNS} runs, and instructions (callgrind). Transcripts "
+      f"are chat-end bodies with `limits.maxBodyBytes` raised to {SCALING_LIMIT // 1048576} MiB (10,000 messages "
+      f"are more than the default 1 MiB); messages are chat-message bodies whose `msg` is long, up to the "
+      f"default limit of {DEFAULT_LIMIT:,} bytes itself. *Per unit* is the cost of one more message (or KiB) "
+      f"between a size and the one before it: flat means linear.")
+    verdicts = {}
+    for kind, sizes, unit in (("transcript", TRANSCRIPTS, "message"), ("message", MESSAGE_SIZES, "KiB")):
+        w("")
+        w(f"### {'chat-end transcripts' if kind == 'transcript' else 'chat-message bodies'}")
+        w("")
+        w(f"| {'messages' if kind == 'transcript' else 'body'} | bytes | ours wall ms | C wall ms | ×C | "
+          f"ours instructions | C instructions | ×C | ours instr. per {unit} | C instr. per {unit} |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        m_ours = marginal(scaling, kind, "ours", sizes, "instructions")
+        m_c = marginal(scaling, kind, "c", sizes, "instructions")
+        for i, size in enumerate(sizes):
+            o, c = scaling[(kind, "ours", size)], scaling[(kind, "c", size)]
+            per_o = f"{m_ours[i - 1]:,.0f}" if i else "–"
+            per_c = f"{m_c[i - 1]:,.0f}" if i else "–"
+            label = f"{size:,}" if kind == "transcript" else f"{size // 1024:,} KiB"
+            w(f"| {label} | {o['bytes']:,} | {ms(o['wall'])} | {ms(c['wall'])} | {ratio(o['wall'], c['wall'])} | "
+              f"{o['instructions']:,} | {c['instructions']:,} | {ratio(o['instructions'], c['instructions'])} | "
+              f"{per_o} | {per_c} |")
+        growth = m_ours[-1] / min(m_ours)
+        verdicts[kind] = (growth, m_ours)
+        w("")
+        w(f"Ours: the last step costs {growth:.2f}× the cheapest step per {unit} "
+          f"({'linear' if growth <= 1.5 else 'worse than linear'}).")
+        cheaper = [size for size in sizes
+                   if scaling[(kind, "c", size)]["instructions"] > scaling[(kind, "ours", size)]["instructions"]]
+        if cheaper:
+            w("")
+            w(f"From {cheaper[0]:,}{' messages' if kind == 'transcript' else ' bytes'} on, the C program executes "
+              f"more instructions than ours ({m_c[-1]:,.0f} against {m_ours[-1]:,.0f} per {unit}): Jansson's reader "
+              f"takes the body a byte at a time through a stream callback (stream_get), checks its UTF-8, and "
+              f"copies each byte into its token buffer with one call each (strbuffer_append_byte; table below). The C program is the floor for starting a process, not for JSON work on large "
+              f"bodies.")
+        big = sizes[-1]
+        w("")
+        w(f"Where the instructions go at the largest body (self cost, top 6):")
+        w("")
+        w("| ours | % | C | % |")
+        w("| --- | --- | --- | --- |")
+        ours_rows = annotate(str(WORK / "callgrind" / f"ours-{kind}-{big}.out"), False, 6)
+        c_rows = annotate(str(WORK / "callgrind" / f"c-{kind}-{big}.out"), False, 6)
+        for (_, so, no), (_, sc, nc) in zip(ours_rows, c_rows):
+            w(f"| `{no}` | {so:.1f} | `{nc}` | {sc:.1f} |")
+    w("")
+
+    # ---- 4
+    w("## 4. Journal")
+    w("")
+    w(f"Appends per second over {JOURNAL_SECONDS} s from 1, 2 and 8 concurrent writers, on "
+      f"{dict(info['machine'])['file system of bench/work (journals)']}. *Appends alone*: each writer appends one real journal line "
+      f"({(WORK / 'journal' / 'line.jsonl').stat().st_size} bytes) in a loop exactly as a receiver does "
+      f"(open O_APPEND, flock, write, fsync when on, close; bench/c/runner.c `append`), with no process per "
+      f"request. *CGI handler*: each writer runs the chat-message handler (ours, or C) one request after "
+      f"another, so every append costs a process as well.")
+    w("")
+    w("| writers | appends alone, fsync off | appends alone, fsync on | ours CGI, fsync off | ours CGI, fsync on | "
+      "C CGI, fsync off | C CGI, fsync on |")
+    w("| --- | --- | --- | --- | --- | --- | --- |")
+    for writers in JOURNAL_WRITERS:
+        cells = [f"{journal[(k, f, writers)]:,.0f}" for k in ("raw", "ours", "c") for f in (False, True)]
+        w(f"| {writers} | " + " | ".join(cells) + " |")
+    w("")
+    fs_cost = (1 / journal[("raw", True, 1)] - 1 / journal[("raw", False, 1)]) * 1e3
+    w(f"One fsync'd append costs about {fs_cost:.2f} ms more than one without fsync here (1 writer, appends "
+      f"alone).")
+    w("")
+
+    # ---- targets
+    targets = []
+    for event in ("chat-message", "chat-end"):
+        o, c, php = stats[("ours", event)], stats[("c", event)], stats[("php", event)]
+        targets.append((f"CGI median wall ≤ 1.3× C ({event})", o["wall"] / c["wall"], 1.3, "max",
+                        f"{ms(o['wall'])} ms vs {ms(c['wall'])} ms (an empty static process: {ms(empty['wall'])} ms)",
+                        "cgi", event))
+        targets.append((f"CGI instructions ≤ 3× C ({event})", o["instructions"] / c["instructions"], 3.0, "max",
+                        f"{o['instructions']:,} vs {c['instructions']:,}", "cgi", event))
+        targets.append((f"CGI peak RSS ≤ 6 MiB ({event})", o["rss"] / 1024, 6.0, "max",
+                        f"{o['rss'] / 1024:.2f} MiB (max of all runs {o['rss_max'] / 1024:.2f})", "rss", event))
+        targets.append((f"CGI ≥ 10× faster than php-cgi ({event})", php["wall"] / o["wall"], 10.0, "min",
+                        f"{ms(php['wall'])} ms vs {ms(o['wall'])} ms", "cgi", event))
+    for event in ("chat-message", "chat-end"):
+        o, c, php = fastcgi[("ours", event)], fastcgi[("c", event)], fastcgi[("php", event)]
+        targets.append((f"FastCGI ≥ 0.95× C libfcgi ({event})", paired(o, c), 0.95, "min",
+                        f"{o['rps']:.0f} vs {c['rps']:.0f} req/s; instructions per request "
+                        f"{ratio(fastcgi_instr[('ours', event)], fastcgi_instr[('c', event)])} C", "fastcgi", event))
+        targets.append((f"FastCGI ≥ 1.5× PHP-FPM ({event})", paired(o, php), 1.5, "min",
+                        f"{o['rps']:.0f} vs {php['rps']:.0f} req/s", "fastcgi", event))
+    for kind in ("transcript", "message"):
+        growth = verdicts[kind][0]
+        targets.append((f"linear cost ({'transcript length' if kind == 'transcript' else 'body size'})", growth,
+                        1.5, "max", "last step's cost per unit ÷ cheapest step's (instructions)", "scaling", kind))
+    w("## Targets")
+    w("")
+    w("| target | measured | | pass? | by how much |")
+    w("| --- | --- | --- | --- | --- |")
+    misses = []
+    for name, value, limit, kind, detail, area, event in targets:
+        ok = value <= limit if kind == "max" else value >= limit
+        if ok:
+            how = ""
+        elif kind == "max":
+            how = f"{(value / limit - 1) * 100:.0f}% over ({value:.2f} against {limit})"
+        else:
+            how = f"{(1 - value / limit) * 100:.0f}% short ({value:.2f} against {limit})"
+        if not ok:
+            misses.append((name, area, event, how))
+        w(f"| {name} | {value:.2f} | {detail} | {'pass' if ok else '**miss**'} | {how} |")
+    w("")
+    profile_files = {("cgi", e): cgi["profiles"][("ours", e)] for e in ("chat-message", "chat-end")}
+    profile_files.update({("fastcgi", e): str(WORK / "callgrind" / f"ours-fastcgi-{e}.out")
+                          for e in ("chat-message", "chat-end")})
+    if misses:
+        w("Each miss, and what our callgrind profile shows under it: the largest kinds of work (self cost "
+          "grouped by function name), and the largest inclusive costs (the request loop's own frames, and "
+          "callees costing nearly what their caller does, left out). The tables in the next section have the rest.")
+        w("")
+        for name, area, event, how in misses:
+            where = profile_files.get(("fastcgi" if area == "fastcgi" else "cgi", event))
+            w(f"- **{name}**: {how}.")
+            if area == "rss":
+                w(f"  - peak RSS is the pages the process touches (executable and heap); the empty static C "
+                  f"program's floor here is {empty['rss'] / 1024:.1f} MiB.")
+            elif where:
+                if area == "cgi":
+                    o, c = stats[("ours", event)], stats[("c", event)]
+                    w(f"  - per run: {o['instructions']:,} instructions against C's {c['instructions']:,}; "
+                      f"{o['faults']:.0f} page faults against {c['faults']:.0f}; peak RSS "
+                      f"{o['rss'] / 1024:.1f} against {c['rss'] / 1024:.1f} MiB.")
+                else:
+                    w(f"  - per request: {fastcgi_instr[('ours', event)]:,.0f} instructions against C's "
+                      f"{fastcgi_instr[('c', event)]:,.0f} (section 2).")
+                w("  - by kind: " + "; ".join(f"{k} {sh:.0f}%" for k, _, sh in breakdown(where)[:4]))
+                w("  - largest inclusive: " + "; ".join(f"`{n}` {sh:.0f}%" for _, sh, n in highlights(where)))
+        w("")
+
+    # ---- profile
+    w("## What the profile shows")
+    w("")
+    if not misses:
+        w("Every target is met.")
+    w("Our handlers under callgrind (`callgrind_annotate`, names demangled with `swift demangle --simplified`), "
+      "one CGI request each. *Inclusive* is the cost of a function and everything it calls (chains of "
+      "wrappers with the same cost are folded into the outermost); *self* is the cost in the function alone.")
+    def kinds_table(out):
+        w("By kind (self cost of every function, grouped by its name; rough):")
+        w("")
+        w("| kind | instructions | % |")
+        w("| --- | --- | --- |")
+        for kind, cost, share in breakdown(out):
+            w(f"| {kind} | {cost:,} | {share:.1f} |")
+        w("")
+
+    def profile_tables(out):
+        """The kinds of work, then the top functions inclusive and self."""
+        kinds_table(out)
+        for title, inclusive, n in (("Inclusive, top 20:", True, 20), ("Self, top 12:", False, 12)):
+            w(title)
+            w("")
+            w("| instructions | % | function |")
+            w("| --- | --- | --- |")
+            for cost, share, name in annotate(out, inclusive, n):
+                w(f"| {cost:,} | {share:.1f} | `{name}` |")
+            w("")
+
+    for event in ("chat-message", "chat-end"):
+        out = cgi["profiles"][("ours", event)]
+        total = stats[("ours", event)]["instructions"]
+        w("")
+        w(f"### ours, `{event}` ({total:,} instructions; C: {stats[('c', event)]['instructions']:,})")
+        w("")
+        profile_tables(out)
+    for event in ("chat-message", "chat-end"):
+        out = str(WORK / "callgrind" / f"ours-fastcgi-{event}.out")
+        w("")
+        w(f"### ours as FastCGI, `{event}` ({FASTCGI_PROFILE_REQUESTS} requests in one process; "
+          f"{fastcgi_instr[('ours', event)]:,.0f} instructions per request, C: {fastcgi_instr[('c', event)]:,.0f})")
+        w("")
+        profile_tables(out)
+    c_out = cgi["profiles"][("c", "chat-message")]
+    w("")
+    w(f"For comparison, the C program on `chat-message`, inclusive, top 8:")
+    w("")
+    w("| instructions | % | function |")
+    w("| --- | --- | --- |")
+    for cost, share, name in annotate(c_out, True, 8):
+        w(f"| {cost:,} | {share:.1f} | `{name}` |")
+    w("")
+    w(f"The full callgrind files are left in bench/work/callgrind/ (not committed).")
+    w("")
+
+    # ---- commands
+    w("## Exact commands")
+    w("")
+    w("Run from the repository's root by bench/run.py; one line per distinct command (N: the number of runs; "
+      "W: the number of writers, 1, 2 and 8; $PORT: nginx's port, free at the time). Every CGI run, and the "
+      "runner's, also has the request's meta-variables: `PATH=/usr/bin:/bin GATEWAY_INTERFACE=CGI/1.1 "
+      "SERVER_PROTOCOL=HTTP/1.1 SERVER_NAME=localhost SERVER_PORT=80 REQUEST_METHOD=POST "
+      "REQUEST_URI=/hooks/chatdealer/EVENT SCRIPT_NAME=/hooks/chatdealer/EVENT CONTENT_TYPE=application/json "
+      "CONTENT_LENGTH=<the body's size> REMOTE_ADDR=127.0.0.1 "
+      f"HTTP_X_CHATHOOKS_TOKEN={TOKEN}`.")
+    titles = {"build": "Build", "cgi": "1. CGI", "fastcgi": "2. FastCGI",
+              "fastcgi-callgrind": "2. FastCGI under callgrind", "scaling": "3. Scaling",
+              "journal": "4. Journal", "profile": "Profile"}
+    for section, title in titles.items():
+        lines = [c for s, c in COMMANDS if s == section]
+        if not lines:
+            continue
+        w("")
+        w(f"{title}:")
+        w("")
+        w("```sh")
+        limit = 24
+        for c in lines[:limit]:
+            w(c)
+        if len(lines) > limit:
+            w(f"# … and {len(lines) - limit} more of the same kind (other programs and bodies)")
+        w("```")
+    w("")
+    return "\n".join(L), misses
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    # BENCH_REPORT_ONLY=1 writes the report again from the last run's figures
+    # (bench/work/figures.pickle), for working on the report itself.
+    if os.environ.get("BENCH_REPORT_ONLY") == "1":
+        with open(WORK / "figures.pickle", "rb") as f:
+            figures = pickle.load(f)
+        COMMANDS[:] = figures.pop("commands")
+        return write_report(**figures)
+    started = time.monotonic()
+    git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    changed = git("status", "--porcelain", "--", "Sources", "Package.swift")
+    info = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "revision": (git("rev-parse", "--short", "HEAD") or "?") + (" with uncommitted changes to Sources/"
+                                                                       if changed else ""),
+            "load_start": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    for sub in ("bin", "build", "logs", "bodies", "callgrind"):
+        (WORK / sub).mkdir(parents=True)
+    os.chmod(WORK, 0o755)
+    os.chmod(BIN, 0o755)
+    timings = {}
+
+    def timed(name, fn, *args):
+        t = time.monotonic()
+        result = fn(*args)
+        timings[name] = time.monotonic() - t
+        say(f"   ({name}: {timings[name]:.0f} s)")
+        return result
+
+    timed("build", build)
+    bodies = make_bodies()
+    figures = {"info": info, "timings": timings}
+    figures["cgi"] = timed("CGI", section_cgi, bodies)
+    figures["fastcgi"] = timed("FastCGI", section_fastcgi, bodies)
+    figures["fastcgi_instr"] = timed("FastCGI callgrind", section_fastcgi_instructions, bodies)
+    figures["scaling"] = timed("scaling", section_scaling, bodies)
+    figures["journal"] = timed("journal", section_journal, bodies)
+    info["machine"] = machine()
+    info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    timings["total"] = time.monotonic() - started
+    with open(WORK / "figures.pickle", "wb") as f:
+        pickle.dump(dict(figures, commands=COMMANDS), f)
+    write_report(**figures)
+
+
+def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings):
+    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings)
+    out = WORK / "RESULTS-quick.md" if QUICK else BENCH / "RESULTS.md"
+    out.write_text(text, encoding="utf-8")
+    say(f"wrote {rel(out)} ({timings['total'] / 60:.1f} minutes); "
+        + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
+
+
+if __name__ == "__main__":
+    main()
