@@ -194,7 +194,7 @@ BAD_BODIES = [
     ("json-string", b'"hello"', "application/json", 400, "invalid_json", ["must be a JSON object", "string"]),
     ("duplicate-key", b'{"event_date":"2020/12/10 15:29:08","chat_id":"1","chat_id":"2"}', "application/json",
      400, "invalid_json", ['duplicate key "chat_id"']),
-    ("empty-object", b"{}", "application/json", 400, "empty_body", ["empty"]),
+    ("empty-object", b"{}", "application/json", 400, "invalid_field", ["event_date: is required"]),
     ("empty-body", b"", "application/json", 400, "empty_body", ["empty"]),
     ("multipart", b"--x\r\n\r\n--x--\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type",
      ["multipart/form-data"]),
