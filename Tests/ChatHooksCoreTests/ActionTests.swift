@@ -93,3 +93,27 @@ import Testing
         #expect(unicode == "chathooks: a\\u{85}b\\u{2028}c\\u{2029}d é\n")
     }
 }
+
+@Suite struct RoutingTests {
+    @Test(arguments: [
+        ("/hooks/chatdealer/chat-start", Endpoint.chatdealer(.chatStart)),
+        ("/chatdealer/form", .chatdealer(.form)),
+        ("chatdealer/chat-end/", .chatdealer(.chatEnd)),
+        ("/x/chathooks.cgi/spalo/dataset", .spaloDataset),
+    ])
+    func pathsNameTheirEndpoint(path: String, endpoint: Endpoint) {
+        #expect(Endpoint(path: path) == endpoint)
+    }
+
+    @Test(arguments: ["", "/", "/chatdealer", "/spalo/search", "/chatdealer/dataset", "/hooks/chatdealer/chat-start/x",
+                      "/chatdealer/../chat-start", "/CHATDEALER/form"])
+    func otherPathsNameNone(path: String) {
+        #expect(Endpoint(path: path) == nil)
+    }
+
+    @Test func executableNamesNameTheirEndpoint() {
+        #expect(Endpoint(executableName: "/opt/x/chatdealer-form.cgi") == .chatdealer(.form))
+        #expect(Endpoint(executableName: "spalo-dataset.fcgi") == .spaloDataset)
+        #expect(Endpoint(executableName: "chathooks") == nil)
+    }
+}

@@ -70,10 +70,23 @@ public enum Endpoint: Sendable, Hashable {
     /// The endpoint a request path names by its last two segments:
     /// `/hooks/chatdealer/chat-start`, `/chathooks.cgi/spalo/dataset`, `chatdealer/form`.
     public init?(path: String) {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count >= 2 else { return nil }
-        let route = "\(parts[parts.count - 2])/\(parts[parts.count - 1])"
-        guard let e = Endpoint.all.first(where: { $0.route == route }) else { return nil }
-        self = e
+        // The last two segments, found on the bytes (this runs on every routed request).
+        let bytes = Array(path.utf8)
+        var end = bytes.count
+        while end > 0 && bytes[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        guard let slash = bytes[..<end].lastIndex(of: UInt8(ascii: "/")) else { return nil }
+        var start = slash
+        while start > 0 && bytes[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        let source = String(decoding: bytes[start..<slash], as: UTF8.self)
+        let event = String(decoding: bytes[(slash + 1)..<end], as: UTF8.self)
+        switch source {
+        case "chatdealer":
+            guard let e = ChatDealerEvent(rawValue: event) else { return nil }
+            self = .chatdealer(e)
+        case "spalo" where event == "dataset":
+            self = .spaloDataset
+        default:
+            return nil
+        }
     }
 }
