@@ -117,3 +117,16 @@ import Testing
         #expect(Endpoint(executableName: "chathooks") == nil)
     }
 }
+
+@Suite struct CrashGuardTests {
+    @Test func theFixedResponseIsAWholeCGIResponse() throws {
+        let text = String(decoding: UnsafeBufferPointer(start: CrashGuard.response.utf8Start,
+                                                        count: CrashGuard.response.utf8CodeUnitCount), as: UTF8.self)
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        #expect(parts.count == 2)
+        #expect(parts[0].hasPrefix("Status: 500 "))
+        #expect(parts[0].contains("Content-Length: \(parts[1].utf8.count)\r\n") || parts[0].hasSuffix("Content-Length: \(parts[1].utf8.count)"))
+        let body = try JSONParser.parse(parts[1])
+        #expect(body["ok"] == .bool(false) && body["error"] == .string("internal_error"))
+    }
+}
