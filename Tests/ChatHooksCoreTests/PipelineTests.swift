@@ -151,6 +151,22 @@ import Testing
         #expect(line["payload"]?["page_title"] == .string("ラクス"))
     }
 
+    @Test func aPathThatNamesNoReceiverIs404AndRunsNothing() throws {
+        var v = ["REQUEST_METHOD": "POST", "CONTENT_LENGTH": String(Self.valid.count), "PATH_INFO": "/chatdealer/chat-begin"]
+        v[Request.metaVariableName(forHeader: "X-Chathooks-Token")] = Self.token
+        var reader = BufferBodyReader(Self.valid)
+        let r = Router.byPath.respond(to: Request(variables: v), body: &reader) { _ in .loaded(config) }
+        #expect(r.status == 404)
+        let json = try JSONParser.parse(r.body)
+        #expect(json["error"] == .string("not_found"))
+        #expect(json["message"]?.stringValue?.contains("/chatdealer/chat-start") == true)
+        #expect(journalLines.isEmpty)
+        // The same request on a real route is accepted.
+        v["PATH_INFO"] = "/chatdealer/chat-start"
+        reader = BufferBodyReader(Self.valid)
+        #expect(Router.byPath.respond(to: Request(variables: v), body: &reader) { _ in .loaded(config) }.status == 200)
+    }
+
     @Test func aJSONBodyLabelledAsAFormIsReadAsJSON() throws {
         // curl -d '{…}' without -H sends x-www-form-urlencoded.
         let r = run(body: Self.valid, type: "application/x-www-form-urlencoded")

@@ -21,8 +21,4 @@ public enum ConfigOutcome: Sendable {
         do { self = .loaded(try load()) } catch { self = .failed(error) }
     }
 
-    public var config: Config? {
-        if case .loaded(let c) = self { return c }
-        return nil
-    }
 }

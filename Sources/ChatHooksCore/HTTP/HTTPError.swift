@@ -1,14 +1,15 @@
 /// An error that carries its HTTP status, a short code, and a message that is
 /// safe to show the sender (it names the problem, never a secret). `detail`
 /// goes to stderr only. One place (`Pipeline`) turns these into responses.
-public struct HTTPError: Error, Equatable, Sendable {
+public struct HTTPError: Error, Sendable {
     public var status: Int
     public var code: String
     public var message: String
     public var detail: String?
-    public var headers: [String: String] = [:]
+    /// Extra response headers, in order (e.g. `Allow` on a 405).
+    public var headers: [(name: String, value: String)] = []
 
-    public init(_ status: Int, _ code: String, _ message: String, detail: String? = nil, headers: [String: String] = [:]) {
+    public init(_ status: Int, _ code: String, _ message: String, detail: String? = nil, headers: [(name: String, value: String)] = []) {
         self.status = status
         self.code = code
         self.message = message
@@ -28,7 +29,7 @@ public struct HTTPError: Error, Equatable, Sendable {
         HTTPError(401, "unauthorized", message)
     }
 
-    public static let methodNotAllowed = HTTPError(405, "method_not_allowed", "only POST is accepted", headers: ["Allow": "POST"])
+    public static let methodNotAllowed = HTTPError(405, "method_not_allowed", "only POST is accepted", headers: [("Allow", "POST")])
 
     public static let lengthRequired = HTTPError(411, "length_required", "a Content-Length header is required")
 

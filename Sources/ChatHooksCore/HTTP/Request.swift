@@ -69,11 +69,6 @@ public struct Request: Sendable {
     public var remoteAddress: String { variables["REMOTE_ADDR"] ?? "" }
     public var pathInfo: String { variables["PATH_INFO"] ?? "" }
 
-    /// An HTTP request header by name (`X-Chathooks-Token` → `HTTP_X_CHATHOOKS_TOKEN`).
-    public func header(_ name: String) -> String? {
-        variables[Request.metaVariableName(forHeader: name)]
-    }
-
     public static func metaVariableName(forHeader name: String) -> String {
         var result = "HTTP_"
         for c in name.utf8 {

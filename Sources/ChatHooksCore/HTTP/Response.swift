@@ -1,5 +1,5 @@
 /// An HTTP response as a CGI program writes it: a `Status:` line, headers, body.
-public struct Response: Equatable, Sendable {
+public struct Response: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -18,10 +18,6 @@ public struct Response: Equatable, Sendable {
                         body: body)
     }
 
-    public static func == (a: Response, b: Response) -> Bool {
-        a.status == b.status && a.body == b.body
-            && a.headers.map { [$0.name, $0.value] } == b.headers.map { [$0.name, $0.value] }
-    }
 
     /// The response in CGI form (RFC 3875 §6): header lines, a blank line, the body.
     public var cgiBytes: [UInt8] {

@@ -131,7 +131,7 @@ public enum Pipeline {
     /// An error in the sender's own form: SPALO's `{"type":"text",…}`, else ours
     /// (also for a request that matched no endpoint).
     static func errorResponse(_ endpoint: Endpoint?, _ error: HTTPError) -> Response {
-        let headers = error.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        let headers = error.headers
         switch endpoint {
         case .spaloDataset?:
             return DatasetReply.textResponse(error.status, error.message, headers: headers)

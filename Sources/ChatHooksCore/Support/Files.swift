@@ -35,10 +35,6 @@ public enum Files {
         return Array(UnsafeBufferPointer(start: buffer, count: count))
     }
 
-    public static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
-    }
-
     /// `mkdir -p`: creates every missing folder of `path`, each one synced
     /// into its parent.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws(SystemError) {
