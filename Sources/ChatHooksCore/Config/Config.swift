@@ -37,18 +37,46 @@ public struct ChatDealerSettings: Sendable {
 }
 
 /// The configured Chat Dealer events (an event missing here is not received).
-/// Five fixed slots rather than a Dictionary: no hashing setup per request.
+/// Five stored slots, neither a Dictionary nor an array of optionals: either
+/// would cost runtime type-metadata setup on every CGI request.
 public struct EventTable: Sendable {
-    private var slots: [EventSettings?] = Array(repeating: nil, count: ChatDealerEvent.allCases.count)
+    private var chatStart: EventSettings?
+    private var chatMessage: EventSettings?
+    private var chatEnd: EventSettings?
+    private var scenario: EventSettings?
+    private var form: EventSettings?
 
     public init() {}
 
     public subscript(event: ChatDealerEvent) -> EventSettings? {
-        get { slots[event.slot] }
-        set { slots[event.slot] = newValue }
+        get {
+            switch event {
+            case .chatStart: chatStart
+            case .chatMessage: chatMessage
+            case .chatEnd: chatEnd
+            case .scenario: scenario
+            case .form: form
+            }
+        }
+        set {
+            switch event {
+            case .chatStart: chatStart = newValue
+            case .chatMessage: chatMessage = newValue
+            case .chatEnd: chatEnd = newValue
+            case .scenario: scenario = newValue
+            case .form: form = newValue
+            }
+        }
     }
 
-    public var all: [EventSettings] { slots.compactMap { $0 } }
+    /// The configured events' settings, in `ChatDealerEvent.allCases` order.
+    public var all: [EventSettings] {
+        var result: [EventSettings] = []
+        for event in ChatDealerEvent.allCases {
+            if let settings = self[event] { result.append(settings) }
+        }
+        return result
+    }
 }
 
 public struct EventSettings: Sendable {

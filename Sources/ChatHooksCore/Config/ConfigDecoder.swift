@@ -59,7 +59,7 @@ enum ConfigDecoder {
             r.problem("chatdealer.auth", "is required: without it anyone could post events")
         }
         var events = EventTable()
-        let names = ChatDealerEvent.allCases.map(\.rawValue)
+        let names = ChatDealerEvent.allCases.map { $0.rawValue }
         if let ev = r.object(cd["events"], "chatdealer.events", allowed: names) {
             for event in ChatDealerEvent.allCases {
                 guard let value = ev[event.rawValue] else { continue }

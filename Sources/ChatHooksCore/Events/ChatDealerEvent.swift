@@ -7,17 +7,6 @@ public enum ChatDealerEvent: String, CaseIterable, Sendable, Hashable {
     case scenario = "scenario"
     case form = "form"
 
-    /// The event's place in `allCases`.
-    var slot: Int {
-        switch self {
-        case .chatStart: 0
-        case .chatMessage: 1
-        case .chatEnd: 2
-        case .scenario: 3
-        case .form: 4
-        }
-    }
-
     /// Checks a payload against the event's documented fields.
     func validate(_ payload: JSONObject) throws(HTTPError) {
         var r = FieldReader(payload)

@@ -234,7 +234,7 @@ public struct JSONParser {
                 seen = set
             } else {
                 duplicate = object.members.contains { $0.key == key }
-                if object.members.count >= 16 { seen = Set(object.members.map(\.key) + [key]) }
+                if object.members.count >= 16 { seen = Set(object.members.map { $0.key } + [key]) }
             }
             if duplicate { throw error("duplicate key \"\(key.prefix(60))\(key.count > 60 ? "…" : "")\"", at: keyStart) }
             try skipWhitespace()

@@ -78,7 +78,7 @@ public struct JSONObject: Equatable, Sendable {
         return nil
     }
 
-    public var keys: [String] { members.map(\.key) }
+    public var keys: [String] { members.map { $0.key } }
 
     /// A copy without the named members (used to strip secrets before journaling).
     public func removing(_ names: [String]) -> JSONObject {

@@ -60,8 +60,9 @@ public enum Files {
     }
 
     public static func directoryName(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        if slash == path.startIndex { return "/" }
+        // By bytes: a Character search would run grapheme breaking over the path.
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+        if slash == path.utf8.startIndex { return "/" }
         return String(path[..<slash])
     }
 

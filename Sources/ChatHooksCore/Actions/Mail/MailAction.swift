@@ -8,12 +8,12 @@ public struct MailAction: Action {
     public var index: Int
 
     public var summary: String {
-        "mail to \(settings.to.map(\.address).joined(separator: ", ")) via \(settings.sendmail)"
+        "mail to \(settings.to.map { $0.address }.joined(separator: ", ")) via \(settings.sendmail)"
     }
 
     public func run(_ event: AcceptedEvent) throws(ActionError) -> ActionOutcome {
         let message = compose(event)
-        let recipients = settings.to.map(\.address)
+        let recipients = settings.to.map { $0.address }
         let envelope = MailEnvelope(sendmail: settings.sendmail, sender: settings.envelopeSender,
                                     recipients: recipients, timeout: settings.timeout)
         let failure: String

@@ -1,0 +1,114 @@
+import Glibc
+import Testing
+@testable import ChatHooksCore
+
+/// The CGI meta-variables, kept as bytes and looked up by name.
+@Suite struct RequestVariablesTests {
+    /// A NULL-terminated `NAME=value` block, as `environ` or a FastCGI request's envp.
+    func withBlock<R>(_ entries: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        let copies = entries.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var block: [UnsafeMutablePointer<CChar>?] = copies + [nil]
+        return block.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+
+    @Test func looksUpEveryEntryOfABlock() {
+        let v = withBlock(["REQUEST_METHOD=POST", "CONTENT_LENGTH=346", "HTTP_X_TOKEN=a=b=c", "EMPTY=", "QUERY_STRING=x"]) {
+            Request.variables(fromBlock: $0)
+        }
+        #expect(v.count == 5)
+        #expect(v["REQUEST_METHOD"] == "POST")
+        #expect(v["CONTENT_LENGTH"] == "346")
+        #expect(v["HTTP_X_TOKEN"] == "a=b=c")  // only the first `=` separates
+        #expect(v["EMPTY"] == "")
+        #expect(v["QUERY_STRING"] == "x")
+        #expect(v["REQUEST"] == nil)            // a prefix of a name is not the name
+        #expect(v["REQUEST_METHODS"] == nil)
+        #expect(v["request_method"] == nil)     // names are case-sensitive
+        #expect(v[""] == nil)
+    }
+
+    @Test func skipsEntriesWithoutAnEqualsSign() {
+        let v = withBlock(["GARBAGE", "A=1", "=nameless"]) { Request.variables(fromBlock: $0) }
+        #expect(v.count == 2)
+        #expect(v["A"] == "1")
+        #expect(v["GARBAGE"] == nil)
+        #expect(v[""] == "nameless")
+    }
+
+    @Test func anEmptyOrMissingBlockHasNoEntries() {
+        #expect(withBlock([]) { Request.variables(fromBlock: $0) }.count == 0)
+        #expect(Request.variables(fromBlock: nil).count == 0)
+    }
+
+    @Test func keepsBytesThatAreNotUTF8AsReplacementCharacters() {
+        let v = withBlock(["HTTP_X=caf\u{E9}"]) { Request.variables(fromBlock: $0) }
+        #expect(v["HTTP_X"] == "café")
+        var raw: [CChar] = Array("HTTP_Y=a".utf8CString.dropLast()) + [CChar(bitPattern: 0xFF), 0]
+        let w = raw.withUnsafeMutableBufferPointer { buffer -> Request.Variables in
+            var block: [UnsafeMutablePointer<CChar>?] = [buffer.baseAddress, nil]
+            return block.withUnsafeMutableBufferPointer { Request.variables(fromBlock: $0.baseAddress!) }
+        }
+        #expect(w["HTTP_Y"] == "a\u{FFFD}")
+    }
+
+    @Test func settingReplacesAndNilRemoves() {
+        var v = Request.Variables([("A", "1"), ("B", "22"), ("C", "333")])
+        v["B"] = "two"
+        #expect(v.count == 3)
+        #expect(v["A"] == "1")
+        #expect(v["B"] == "two")
+        #expect(v["C"] == "333")
+        v["A"] = nil
+        #expect(v.count == 2)
+        #expect(v["A"] == nil)
+        #expect(v["B"] == "two")
+        #expect(v["C"] == "333")   // entries after a removed one are still found whole
+        v["D"] = "日本語"
+        #expect(v["D"] == "日本語")
+        v["Z"] = nil                // removing what is not there changes nothing
+        #expect(v.count == 3)
+    }
+
+    @Test func laterPairsWinInTheArrayInitializer() {
+        let v = Request.Variables([("A", "1"), ("A", "2")])
+        #expect(v.count == 1)
+        #expect(v["A"] == "2")
+    }
+
+    @Test func dictionaryInitializerKeepsEveryPair() {
+        let r = Request(variables: ["REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json"])
+        #expect(r.method == "POST")
+        #expect(r.contentType == "application/json")
+        #expect(r.contentLength == nil)
+    }
+}
+
+@Suite struct EventTableTests {
+    @Test func eachEventHasItsOwnSlot() throws {
+        var table = EventTable()
+        for event in ChatDealerEvent.allCases { #expect(table[event] == nil) }
+        table[.chatEnd] = EventSettings(actions: [])
+        table[.form] = EventSettings(actions: [.append(AppendSettings(path: try PathTemplate("/tmp/x.jsonl"), fsync: false))])
+        #expect(table[.chatEnd] != nil)
+        #expect(table[.form]?.actions.count == 1)
+        for event in [ChatDealerEvent.chatStart, .chatMessage, .scenario] { #expect(table[event] == nil) }
+        #expect(table.all.count == 2)
+        #expect(table.all.last?.actions.count == 1)   // in allCases order: chat-end, then form
+        table[.chatEnd] = nil
+        #expect(table[.chatEnd] == nil)
+        #expect(table.all.count == 1)
+    }
+}
+
+@Suite struct StartupTests {
+    /// CStartup replaces the runtime's argv lookup: the arguments must still be the process's own.
+    @Test func commandLineArgumentsAreTheProcesssOwn() throws {
+        let args = CommandLine.arguments
+        #expect(!args.isEmpty)
+        // /proc/self/cmdline is what the kernel recorded at exec: the same strings.
+        let bytes = try Files.read("/proc/self/cmdline")
+        let fromKernel = bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+        #expect(args == Array(fromKernel))
+    }
+}
