@@ -112,3 +112,59 @@ import Testing
         #expect(args == Array(fromKernel))
     }
 }
+
+@Suite struct BodyKindTests {
+    func kind(_ contentType: String?, encoding: String? = nil) throws(HTTPError) -> BodyDecoder.Kind {
+        var v = Request.Variables()
+        if let contentType { v["CONTENT_TYPE"] = contentType }
+        if let encoding { v["HTTP_CONTENT_ENCODING"] = encoding }
+        return try BodyDecoder.kind(Request(variables: v))
+    }
+
+    @Test func mediaTypeIgnoresParametersCaseAndBlanks() {
+        #expect(BodyDecoder.mediaType("Application/X-WWW-Form-URLencoded ; charset=UTF-8") == "application/x-www-form-urlencoded")
+        #expect(BodyDecoder.mediaType(" \tapplication/json\t") == "application/json")
+        #expect(BodyDecoder.mediaType(";charset=utf-8") == "")
+        #expect(BodyDecoder.mediaType("   ") == "")
+        #expect(BodyDecoder.mediaType("") == "")
+        #expect(BodyDecoder.mediaType("TEXT/Ü") == "text/Ü")  // only ASCII letters are folded
+    }
+
+    @Test func formJsonAndMultipart() throws {
+        #expect(try kind("application/x-www-form-urlencoded; charset=UTF-8") == .form)
+        #expect(try kind("APPLICATION/X-WWW-FORM-URLENCODED") == .form)
+        #expect(try kind("application/json") == .json)
+        #expect(try kind("text/plain") == .json)
+        #expect(try kind(nil) == .json)
+        #expect(try kind("") == .json)
+        #expect(throws: HTTPError.self) { try kind("Multipart/Form-Data; boundary=x") }
+        #expect(try kind("application/json", encoding: "Identity") == .json)
+        #expect(throws: HTTPError.self) { try kind("application/json", encoding: "gzip") }
+    }
+}
+
+@Suite struct ResponseTests {
+    @Test func cgiFormHasStatusHeadersLengthAndBody() {
+        let r = Response(status: 202, headers: [("Content-Type", "application/json"), ("X-Chathooks-Request-Id", "01ABC")],
+                         body: Array("{\"ok\":true}\n".utf8))
+        #expect(String(decoding: r.cgiBytes, as: UTF8.self) ==
+                "Status: 202 Accepted\r\nContent-Type: application/json\r\nX-Chathooks-Request-Id: 01ABC\r\nContent-Length: 12\r\n\r\n{\"ok\":true}\n")
+    }
+
+    @Test func everyStatusWeSendHasItsReasonPhrase() {
+        for (status, reason) in [(200, "OK"), (202, "Accepted"), (400, "Bad Request"), (401, "Unauthorized"), (404, "Not Found"),
+                                 (405, "Method Not Allowed"), (411, "Length Required"), (413, "Content Too Large"),
+                                 (415, "Unsupported Media Type"), (500, "Internal Server Error"), (503, "Service Unavailable")] {
+            #expect(Response.reason(status) == reason)
+            let head = String(decoding: Response(status: status).cgiBytes, as: UTF8.self)
+            #expect(head == "Status: \(status) \(reason)\r\nContent-Length: 0\r\n\r\n")
+        }
+    }
+
+    @Test(arguments: [0, 7, 10, 99, 100, 1_048_576, Int.max])
+    func decimalDigits(_ n: Int) {
+        var out: [UInt8] = []
+        Response.appendDecimal(n, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == String(n))
+    }
+}

@@ -23,12 +23,26 @@ public enum BodyDecoder {
         if let encoding = request.variables["HTTP_CONTENT_ENCODING"], !encoding.isEmpty, encoding.lowercased() != "identity" {
             throw HTTPError(415, "unsupported_media_type", "Content-Encoding \(encoding.prefix(40)) is not supported; send the body uncompressed")
         }
-        let type = (request.contentType ?? "").split(separator: ";").first.map { String($0).trimmingASCIISpaces.lowercased() } ?? ""
+        let type = mediaType(request.contentType ?? "")
         if type == "application/x-www-form-urlencoded" { return .form }
         if type.hasPrefix("multipart/") {
             throw HTTPError(415, "unsupported_media_type", "\(type) bodies are not accepted; send JSON")
         }
         return .json
+    }
+
+    /// The media type of a Content-Type value: before any `;` parameter,
+    /// spaces and tabs trimmed, ASCII letters lowercased (RFC 9110 §8.3.1). By
+    /// bytes: no substring array, no Unicode case mapping.
+    static func mediaType(_ contentType: String) -> String {
+        var bytes: [UInt8] = []
+        for b in contentType.utf8 {
+            if b == UInt8(ascii: ";") { break }
+            bytes.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)
+        }
+        let isBlank = { (b: UInt8) in b == 0x20 || b == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 
     /// Reads exactly `length` bytes.
