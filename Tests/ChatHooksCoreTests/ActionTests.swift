@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import ChatHooksCore
 
@@ -81,6 +82,17 @@ import Testing
         let pattern = s.utf8.count == 29 && s.contains("T") && s.contains(".123")
         #expect(pattern, "\(s)")
         #expect(["+", "-"].contains(String(s.dropFirst(23).prefix(1))), "\(s)")
+        // The exact text, from broken-down times with known offsets.
+        func at(_ y: Int32, _ mo: Int32, _ d: Int32, _ h: Int32, _ mi: Int32, _ sec: Int32, offset: Int) -> tm {
+            var t = tm()
+            t.tm_year = y - 1900; t.tm_mon = mo - 1; t.tm_mday = d
+            t.tm_hour = h; t.tm_min = mi; t.tm_sec = sec; t.tm_gmtoff = offset
+            return t
+        }
+        #expect(Timestamp.rfc3339(at(2023, 11, 15, 7, 13, 20, offset: 9 * 3600), nanoseconds: 123_456_789) == "2023-11-15T07:13:20.123+09:00")
+        #expect(Timestamp.rfc3339(at(2026, 1, 2, 3, 4, 5, offset: 0), nanoseconds: 7_000_000) == "2026-01-02T03:04:05.007+00:00")
+        #expect(Timestamp.rfc3339(at(1999, 12, 31, 23, 59, 59, offset: -(3 * 3600 + 30 * 60)), nanoseconds: 999_999_999) == "1999-12-31T23:59:59.999-03:30")
+        #expect(Timestamp.rfc3339(at(987, 6, 7, 0, 0, 0, offset: 5 * 3600 + 45 * 60), nanoseconds: 0) == "0987-06-07T00:00:00.000+05:45")
     }
 }
 

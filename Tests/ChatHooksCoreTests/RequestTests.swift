@@ -145,7 +145,7 @@ import Testing
 
 @Suite struct ResponseTests {
     @Test func cgiFormHasStatusHeadersLengthAndBody() {
-        let r = Response(status: 202, headers: [("Content-Type", "application/json"), ("X-Chathooks-Request-Id", "01ABC")],
+        let r = Response(status: 202, contentType: "application/json", headers: [("X-Chathooks-Request-Id", "01ABC")],
                          body: Array("{\"ok\":true}\n".utf8))
         #expect(String(decoding: r.cgiBytes, as: UTF8.self) ==
                 "Status: 202 Accepted\r\nContent-Type: application/json\r\nX-Chathooks-Request-Id: 01ABC\r\nContent-Length: 12\r\n\r\n{\"ok\":true}\n")
@@ -161,10 +161,20 @@ import Testing
         }
     }
 
-    @Test(arguments: [0, 7, 10, 99, 100, 1_048_576, Int.max])
+    @Test func jsonAnswersCarryTheirTypeAndExtraHeaders() {
+        let r = Response.json(405, .object(JSONObject([.init(key: "ok", value: .bool(false))])), headers: [("Allow", "POST")])
+        #expect(String(decoding: r.cgiBytes, as: UTF8.self) ==
+                "Status: 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nAllow: POST\r\nContent-Length: 13\r\n\r\n{\"ok\":false}\n")
+    }
+
+    @Test(arguments: [0, 7, 10, 99, 100, 1_048_576, Int.max, -5, -1_000])
     func decimalDigits(_ n: Int) {
         var out: [UInt8] = []
-        Response.appendDecimal(n, to: &out)
+        digits(n, 1, into: &out)
         #expect(String(decoding: out, as: UTF8.self) == String(n))
+        out = []
+        digits(n, 4, into: &out)
+        let plain = String(n.magnitude)
+        #expect(String(decoding: out, as: UTF8.self) == (n < 0 ? "-" : "") + String(repeating: "0", count: max(0, 4 - plain.count)) + plain)
     }
 }

@@ -3,10 +3,14 @@ import Glibc
 /// Turns a parsed JSON5 document into a `Config`, through a `ConfigReader` that
 /// collects every problem.
 enum ConfigDecoder {
-    static func decode(_ document: JSONValue, path: String, reader r: inout ConfigReader) -> Config? {
+    /// The configuration; meaningful only when the reader has no problems.
+    /// (Not an Optional: destroying a `Config?` goes through runtime type
+    /// metadata that every CGI request would otherwise build.)
+    static func decode(_ document: JSONValue, path: String, reader r: inout ConfigReader) -> Config {
         guard let root = r.object(document, "", allowed: ["journal", "limits", "chatdealer", "spalo"]) else {
-            if document.objectValue == nil { r.problem("", "the configuration must be an object") }
-            return nil
+            if document.objectValue == nil || r.problems.isEmpty { r.problem("", "the configuration must be an object") }
+            return Config(path: path, directory: r.directory, journal: JournalSettings(path: "", fsync: true),
+                          maxBodyBytes: Config.defaultMaxBodyBytes, chatdealer: nil, spalo: nil, warnings: [])
         }
         var journal = JournalSettings(path: Files.resolve("data/journal.jsonl", against: r.directory), fsync: true)
         if let j = r.object(root["journal"], "journal", allowed: ["path", "fsync"]) {
@@ -23,7 +27,7 @@ enum ConfigDecoder {
             r.problem("", "neither chatdealer nor spalo is configured: nothing would be received")
         }
         return Config(path: path, directory: r.directory, journal: journal, maxBodyBytes: maxBody,
-                      chatdealer: chatdealer, spalo: spalo, warnings: [])
+                      chatdealer: chatdealer, spalo: spalo, warnings: r.warnings)
     }
 
     static func decodeChatDealer(_ value: JSONValue, reader r: inout ConfigReader) -> ChatDealerSettings? {

@@ -34,10 +34,9 @@ public enum ConfigLoader {
         }
         var reader = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
         let config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
-        guard reader.problems.isEmpty, var config else {
+        guard reader.problems.isEmpty else {
             throw ConfigError(path: path, problems: reader.problems)
         }
-        config.warnings = reader.warnings
         return config
     }
 

@@ -1,21 +1,25 @@
 /// An HTTP response as a CGI program writes it: a `Status:` line, headers, body.
 public struct Response: Sendable {
     public var status: Int
+    /// Written first, as `Content-Type`. A field of its own so that an answer
+    /// without other headers builds no array of header pairs.
+    public var contentType: String?
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    public init(status: Int, contentType: String? = nil, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
+        self.contentType = contentType
         self.headers = headers
         self.body = body
     }
 
+    public static let jsonType = "application/json; charset=utf-8"
+
     public static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> Response {
         var body = JSONWriter.serialize(value)
         body.append(0x0A)
-        return Response(status: status,
-                        headers: [("Content-Type", "application/json; charset=utf-8")] + headers,
-                        body: body)
+        return Response(status: status, contentType: jsonType, headers: headers, body: body)
     }
 
 
@@ -25,10 +29,15 @@ public struct Response: Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(128 + body.count)
         out.append(contentsOf: "Status: ".utf8)
-        Response.appendDecimal(status, to: &out)
+        digits(status, 1, into: &out)
         out.append(0x20)
         out.append(contentsOf: Response.reason(status).utf8)
         out.append(contentsOf: [0x0D, 0x0A])
+        if let contentType {
+            out.append(contentsOf: "Content-Type: ".utf8)
+            out.append(contentsOf: contentType.utf8)
+            out.append(contentsOf: [0x0D, 0x0A])
+        }
         for (name, value) in headers {
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: [0x3A, 0x20])
@@ -36,27 +45,10 @@ public struct Response: Sendable {
             out.append(contentsOf: [0x0D, 0x0A])
         }
         out.append(contentsOf: "Content-Length: ".utf8)
-        Response.appendDecimal(body.count, to: &out)
+        digits(body.count, 1, into: &out)
         out.append(contentsOf: [0x0D, 0x0A, 0x0D, 0x0A])
         out.append(contentsOf: body)
         return out
-    }
-
-    /// A non-negative number's decimal digits.
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        precondition(value >= 0)
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = value, count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(truncatingIfNeeded: 0x30 + n % 10)
-                n /= 10
-                count += 1
-            } while n > 0
-            out.append(contentsOf: buffer[(20 - count)...])
-        }
     }
 
     public static func reason(_ status: Int) -> String {

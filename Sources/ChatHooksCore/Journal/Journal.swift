@@ -26,11 +26,12 @@ public struct LineAppender: Sendable {
             created = true
         }
         guard fd >= 0 else { throw SystemError("open", path: path) }
+        // Closing the descriptor releases the lock: no LOCK_UN call of its own.
+        // (The descriptor is this call's alone, and close-on-exec.)
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
             guard errno == EINTR else { throw SystemError("flock", path: path) }
         }
-        defer { flock(fd, LOCK_UN) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: path) }
         let sizeBefore = st.st_size
@@ -72,17 +73,24 @@ public struct JournalRecord: Sendable {
     /// Every field as received, unknown ones included, secrets removed.
     public var payload: JSONObject
 
-    /// The record as one JSON Lines line (newline included).
+    /// The record as one JSON Lines line (newline included). The fixed
+    /// fields are written straight into the line; only the payload goes
+    /// through the writer's walk of a value.
     public var line: [UInt8] {
-        var record = JSONObject()
-        record.append("received_at", .string(receivedAt.rfc3339))
-        record.append("source", .string(source))
-        record.append("event", .string(event))
-        record.append("request_id", .string(requestID))
-        record.append("remote_addr", .string(remoteAddress))
-        record.append("payload", .object(payload))
-        var bytes = JSONWriter.serialize(.object(record))
-        bytes.append(0x0A)
-        return bytes
+        var writer = JSONWriter(reservingCapacity: 256)
+        writer.raw("{\"received_at\":")
+        writer.writeString(receivedAt.rfc3339)
+        writer.raw(",\"source\":")
+        writer.writeString(source)
+        writer.raw(",\"event\":")
+        writer.writeString(event)
+        writer.raw(",\"request_id\":")
+        writer.writeString(requestID)
+        writer.raw(",\"remote_addr\":")
+        writer.writeString(remoteAddress)
+        writer.raw(",\"payload\":")
+        writer.write(.object(payload))
+        writer.raw("}\n")
+        return writer.bytes
     }
 }

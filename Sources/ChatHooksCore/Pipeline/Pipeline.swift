@@ -100,6 +100,7 @@ public enum Pipeline {
                                    requestID: RequestID.make(at: now), remoteAddress: request.remoteAddress,
                                    payload: payload)
         let accepted = AcceptedEvent(record: record)
+        Teardown.park(accepted)
         do {
             try LineAppender(path: config.journal.path, fsync: config.journal.fsync).append(accepted.line)
         } catch {

@@ -22,20 +22,63 @@ public struct Timestamp: Sendable {
 
     /// RFC 3339 in local time with its offset, milliseconds included:
     /// `2026-11-22T22:10:05.123+09:00`.
-    public var rfc3339: String {
-        let t = localTime()
-        let offset = t.tm_gmtoff
-        let sign = offset < 0 ? "-" : "+"
+    public var rfc3339: String { Timestamp.rfc3339(localTime(), nanoseconds: nanoseconds) }
+
+    /// `t` (broken-down local time with its UTC offset) in RFC 3339.
+    static func rfc3339(_ t: tm, nanoseconds: Int) -> String {
+        let offset = Int(t.tm_gmtoff)
         let minutes = abs(offset) / 60
-        return "\(pad(Int(t.tm_year) + 1900, 4))-\(pad(Int(t.tm_mon) + 1))-\(pad(Int(t.tm_mday)))"
-            + "T\(pad(Int(t.tm_hour))):\(pad(Int(t.tm_min))):\(pad(Int(t.tm_sec))).\(pad(nanoseconds / 1_000_000, 3))"
-            + "\(sign)\(pad(minutes / 60)):\(pad(minutes % 60))"
+        var out: [UInt8] = []
+        out.reserveCapacity(29)
+        Timestamp.date(t, into: &out)
+        out.append(UInt8(ascii: "T"))
+        digits(Int(t.tm_hour), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(t.tm_min), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(t.tm_sec), 2, into: &out)
+        out.append(UInt8(ascii: "."))
+        digits(nanoseconds / 1_000_000, 3, into: &out)
+        out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        digits(minutes / 60, 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(minutes % 60, 2, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The local date, `2026-11-22`, for file names such as one journal per day.
     public var localDate: String {
-        let t = localTime()
-        return "\(pad(Int(t.tm_year) + 1900, 4))-\(pad(Int(t.tm_mon) + 1))-\(pad(Int(t.tm_mday)))"
+        var out: [UInt8] = []
+        Timestamp.date(localTime(), into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func date(_ t: tm, into out: inout [UInt8]) {
+        digits(Int(t.tm_year) + 1900, 4, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(t.tm_mon) + 1, 2, into: &out)
+        out.append(UInt8(ascii: "-"))
+        digits(Int(t.tm_mday), 2, into: &out)
+    }
+}
+
+/// `value`'s decimal digits, zero-padded on the left to at least `width`
+/// (a negative value gets its sign first).
+func digits(_ value: Int, _ width: Int, into out: inout [UInt8]) {
+    if value < 0 {
+        out.append(UInt8(ascii: "-"))
+        digits(-value, width, into: &out)
+        return
+    }
+    var n = value, count = 1
+    while n >= 10 { n /= 10; count += 1 }
+    if count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - count)) }
+    let start = out.count
+    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+    n = value
+    for i in stride(from: start + count - 1, through: start, by: -1) {
+        out[i] = UInt8(truncatingIfNeeded: 0x30 + n % 10)
+        n /= 10
     }
 }
 

@@ -1,13 +1,16 @@
+import Glibc
+
 /// Request ids are ULIDs (26 characters, Crockford base 32): time-ordered, so
 /// the journal sorts by them, and with 80 random bits, so they never collide.
 public enum RequestID {
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
     public static func make(at time: Timestamp = .now()) -> String {
-        var rng = SystemRandomNumberGenerator()
-        let random = (hi: UInt16.random(in: .min ... .max, using: &rng), lo: rng.next() as UInt64)
+        // The 80 random bits in one call (glibc's arc4random_buf: one getrandom).
+        var random: (lo: UInt64, hi: UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &random) { arc4random_buf($0.baseAddress!, 10) }
         // 128 bits: 48 of milliseconds, then 80 random.
-        let high = UInt64(time.milliseconds) << 16 | UInt64(random.hi)
+        let high = UInt64(time.milliseconds) << 16 | (random.hi & 0xFFFF)
         let low = random.lo
         var out = [UInt8](repeating: 0, count: 26)
         // 26 digits of 5 bits = 130 bits; the top two are zero.

@@ -130,6 +130,7 @@ struct FastCGIBodyReader: BodyReader {
 /// listening socket, else CGI.
 public enum Server {
     public static func main(_ router: Router) -> Never {
-        exit(FastCGITransport.isFastCGI() ? FastCGITransport.run(router) : CGITransport.run(router))
+        if FastCGITransport.isFastCGI() { exit(FastCGITransport.run(router)) }
+        CGITransport.run(router)
     }
 }
