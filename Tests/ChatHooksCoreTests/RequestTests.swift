@@ -178,3 +178,32 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == (n < 0 ? "-" : "") + String(repeating: "0", count: max(0, 4 - plain.count)) + plain)
     }
 }
+
+@Suite struct ASCIICaseTests {
+    @Test func equalsIgnoringASCIICase() {
+        #expect("TRUE".equalsIgnoringASCIICase("true"))
+        #expect("True".equalsIgnoringASCIICase("true"))
+        #expect("true".equalsIgnoringASCIICase("true"))
+        #expect(!"tru".equalsIgnoringASCIICase("true"))
+        #expect(!"truee".equalsIgnoringASCIICase("true"))
+        #expect(!"trüe".equalsIgnoringASCIICase("true"))
+        #expect(!"".equalsIgnoringASCIICase("true"))
+        #expect("Authorization".equalsIgnoringASCIICase("authorization"))
+        #expect(!"Authorizatio\u{0130}".equalsIgnoringASCIICase("authorization"))
+    }
+
+    @Test func hasPrefixIgnoringASCIICase() {
+        #expect("http_x".hasPrefixIgnoringASCIICase("HTTP_"))
+        #expect("HTTP_".hasPrefixIgnoringASCIICase("HTTP_"))
+        #expect("Http_Token".hasPrefixIgnoringASCIICase("HTTP_"))
+        #expect(!"HTTP".hasPrefixIgnoringASCIICase("HTTP_"))
+        #expect(!"XHTTP_".hasPrefixIgnoringASCIICase("HTTP_"))
+        #expect(!"".hasPrefixIgnoringASCIICase("HTTP_"))
+    }
+
+    @Test func headerNamesBecomeCGIVariableNames() {
+        #expect(Request.metaVariableName(forHeader: "X-Chathooks-Token") == "HTTP_X_CHATHOOKS_TOKEN")
+        #expect(Request.metaVariableName(forHeader: "authorization") == "HTTP_AUTHORIZATION")
+        #expect(Request.metaVariableName(forHeader: "X_9") == "HTTP_X_9")
+    }
+}

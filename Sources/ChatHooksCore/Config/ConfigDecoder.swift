@@ -42,7 +42,7 @@ enum ConfigDecoder {
                 if h.utf8.contains(UInt8(ascii: "_")) {
                     r.warnings.append("chatdealer.auth.header: nginx drops request headers with underscores unless underscores_in_headers is on; use hyphens (X-Chathooks-Token)")
                 }
-                if h.lowercased() == "authorization" {
+                if h.equalsIgnoringASCIICase("authorization") {
                     r.warnings.append("chatdealer.auth.header: Apache passes Authorization to CGI programs only with CGIPassAuth On; a custom header such as X-Chathooks-Token is simpler")
                 }
             }

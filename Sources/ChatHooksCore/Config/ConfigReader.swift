@@ -97,7 +97,7 @@ struct ConfigReader {
             if let env, file == nil {
                 // CGI puts the client's request headers in HTTP_* variables: a
                 // secret read from one would be whatever the client sends.
-                guard !env.uppercased().hasPrefix("HTTP_") else {
+                guard !env.hasPrefixIgnoringASCIICase("HTTP_") else {
                     problem(path, "\(env) holds a request header, sent by the client: it cannot hold a secret")
                     return nil
                 }

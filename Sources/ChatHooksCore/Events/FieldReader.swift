@@ -60,8 +60,8 @@ struct FieldReader {
         guard let v = value(key) else { return nil }
         switch v {
         case .bool(let b): return b
-        case .string(let s) where s.trimmingASCIISpaces.lowercased() == "true": return true
-        case .string(let s) where s.trimmingASCIISpaces.lowercased() == "false": return false
+        case .string(let s) where s.trimmingASCIISpaces.equalsIgnoringASCIICase("true"): return true
+        case .string(let s) where s.trimmingASCIISpaces.equalsIgnoringASCIICase("false"): return false
         default: throw HTTPError.invalidField(at(key), "must be true or false")
         }
     }
@@ -114,5 +114,35 @@ extension String {
         guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
         let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
         return String(self[first...last])
+    }
+
+    /// Equal to `word` (lowercase ASCII) with ASCII letters compared without
+    /// case: the same answer as `lowercased() ==` for the ASCII words we
+    /// compare with, by bytes and without Unicode case mapping.
+    func equalsIgnoringASCIICase(_ word: StaticString) -> Bool {
+        guard utf8.count == word.utf8CodeUnitCount else { return false }
+        return word.withUTF8Buffer { expected in
+            var i = 0
+            for b in utf8 {
+                let folded = b >= 0x41 && b <= 0x5A ? b + 0x20 : b
+                if folded != expected[i] { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+
+    /// Starts with `prefix` (uppercase ASCII), ASCII letters compared without case.
+    func hasPrefixIgnoringASCIICase(_ prefix: StaticString) -> Bool {
+        prefix.withUTF8Buffer { expected in
+            var i = 0
+            for b in utf8 {
+                if i == expected.count { return true }
+                let folded = b >= 0x61 && b <= 0x7A ? b - 0x20 : b
+                if folded != expected[i] { return false }
+                i += 1
+            }
+            return i == expected.count
+        }
     }
 }

@@ -27,7 +27,7 @@ public struct SpaloDatasetRequest: Sendable {
     init(_ r: inout FieldReader) throws(HTTPError) {
         event = try r.required("event") { (k) throws(HTTPError) in try r.string(k) }
         // The document says `dataset` and its sample sends `DATASET`.
-        guard event.lowercased() == "dataset" else {
+        guard event.equalsIgnoringASCIICase("dataset") else {
             throw HTTPError.invalidField("event", "must be dataset for this endpoint")
         }
         eventTime = try r.date("eventTime", .spalo)

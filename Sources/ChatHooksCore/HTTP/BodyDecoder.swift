@@ -20,7 +20,7 @@ public enum BodyDecoder {
     /// What to read the body as. The senders' Content-Type is not documented,
     /// so anything but a form is read as JSON; multipart is refused.
     public static func kind(_ request: Request) throws(HTTPError) -> Kind {
-        if let encoding = request.variables["HTTP_CONTENT_ENCODING"], !encoding.isEmpty, encoding.lowercased() != "identity" {
+        if let encoding = request.variables["HTTP_CONTENT_ENCODING"], !encoding.isEmpty, !encoding.equalsIgnoringASCIICase("identity") {
             throw HTTPError(415, "unsupported_media_type", "Content-Encoding \(encoding.prefix(40)) is not supported; send the body uncompressed")
         }
         let type = mediaType(request.contentType ?? "")

@@ -87,22 +87,31 @@ public struct Request: Sendable {
     /// a FastCGI request's parameters), copied. An entry without `=` is skipped.
     public static func variables(fromBlock block: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Variables {
         var result = Variables()
-        guard var p = block else { return result }
+        guard let block else { return result }
         var total = 0, entries = 0
-        while let entry = p.pointee {
+        while let entry = block[entries] {
             total += strlen(entry)
             entries += 1
-            p += 1
         }
-        result.bytes.reserveCapacity(total)
         result.bounds.reserveCapacity(3 * entries)
-        p = block!
-        while let entry = p.pointee {
-            let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))
-            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                result.appendUnique(UnsafeBufferPointer(rebasing: bytes[..<eq]), UnsafeBufferPointer(rebasing: bytes[(eq + 1)...]))
+        // Every entry's bytes but its `=`, copied straight into one buffer.
+        result.bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            var at = 0
+            for k in 0..<entries {
+                let entry = UnsafeRawPointer(block[k]!).assumingMemoryBound(to: UInt8.self)
+                let length = strlen(block[k]!)
+                guard let eq = memchr(entry, 0x3D, length) else { continue }
+                let nameLength = UnsafeRawPointer(eq) - UnsafeRawPointer(entry)
+                let valueLength = length - nameLength - 1
+                result.bounds.append(at)
+                memcpy(buffer.baseAddress! + at, entry, nameLength)
+                at += nameLength
+                result.bounds.append(at)
+                memcpy(buffer.baseAddress! + at, entry + nameLength + 1, valueLength)
+                at += valueLength
+                result.bounds.append(at)
             }
-            p += 1
+            initialized = at
         }
         return result
     }
@@ -114,15 +123,16 @@ public struct Request: Sendable {
     public var pathInfo: String { variables["PATH_INFO"] ?? "" }
 
     public static func metaVariableName(forHeader name: String) -> String {
-        var result = "HTTP_"
+        var bytes: [UInt8] = Array("HTTP_".utf8)
+        bytes.reserveCapacity(5 + name.utf8.count)
         for c in name.utf8 {
             switch c {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): result.unicodeScalars.append(Unicode.Scalar(c - 32))
-            case UInt8(ascii: "-"): result += "_"
-            default: result.unicodeScalars.append(Unicode.Scalar(c))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): bytes.append(c - 32)
+            case UInt8(ascii: "-"): bytes.append(UInt8(ascii: "_"))
+            default: bytes.append(c)
             }
         }
-        return result
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -164,12 +164,11 @@ public struct JSONParser {
         }
     }
 
-    mutating func expectWord(_ word: String) throws(JSONSyntaxError) {
+    mutating func expectWord(_ word: StaticString) throws(JSONSyntaxError) {
         let start = index
-        let w = Array(word.utf8)
-        let count = w.count
+        let count = word.utf8CodeUnitCount
         var ok = index + count <= buffer.count
-        if ok { for k in 0..<count where buffer[index + k] != w[k] { ok = false } }
+        if ok { word.withUTF8Buffer { w in for k in 0..<count where buffer[index + k] != w[k] { ok = false } } }
         guard ok else { throw error("unexpected \(describeByte(at: start)): a value was expected", at: start) }
         index += count
         if index < buffer.count && isIdentifierByte(buffer[index]) && !isJSON5Space(at: index) {
@@ -225,6 +224,8 @@ public struct JSONParser {
             depth -= 1
             return .object(object)
         }
+        // Room for a typical object at once, rather than growing 1, 2, 4, 8.
+        object.members.reserveCapacity(8)
         while true {
             let keyStart = index
             let key = try parseKey()

@@ -104,8 +104,8 @@ enum TemplateContext {
         // The form's agreements, true or false as JSON or as strings, in words.
         for key in ["agree_optin", "agree_privacy_policy"] {
             guard let v = context[key], context[key + "_text"] == nil else { continue }
-            let yes = v == .bool(true) || v.stringValue?.trimmingASCIISpaces.lowercased() == "true"
-            let no = v == .bool(false) || v.stringValue?.trimmingASCIISpaces.lowercased() == "false"
+            let yes = v == .bool(true) || v.stringValue?.trimmingASCIISpaces.equalsIgnoringASCIICase("true") == true
+            let no = v == .bool(false) || v.stringValue?.trimmingASCIISpaces.equalsIgnoringASCIICase("false") == true
             if yes || no { context.append(key + "_text", .string(yes ? "はい" : "いいえ")) }
         }
         return .object(context)
