@@ -1,13 +1,13 @@
 # chathooks — `make run` serves the receivers locally on a demo config;
 # `make test` runs every test. Both install what they need first.
 
-SWIFT_BUILD := swift build -c release -Xswiftc -static-executable
+SWIFT_BUILD := scripts/swift-build.sh
 BIN := .build/release
 HANDLERS := chatdealer-chat-start chatdealer-chat-message chatdealer-chat-end \
             chatdealer-scenario chatdealer-form spalo-dataset
 PORT ?= 8080
 
-.PHONY: all deps build dist test run clean bench
+.PHONY: all deps build dist test run clean bench link-order
 
 all: build
 
@@ -39,6 +39,13 @@ run: build
 bench: deps
 	@bench/setup.sh
 	python3 bench/run.py
+
+# Regenerates scripts/link-order.txt (the layout of the functions a request
+# runs; see scripts/swift-build.sh). Needs valgrind (installed by bench/setup.sh).
+link-order: build
+	@bench/setup.sh
+	python3 scripts/link-order.py
+	$(SWIFT_BUILD)
 
 clean:
 	rm -rf .build run dist

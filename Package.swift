@@ -14,9 +14,12 @@ let handlers = [
 ]
 
 // Type metadata through direct accessor calls instead of mangled names that the runtime has to
-// demangle on first use: about 60k fewer instructions per CGI request (bench/RESULTS.md).
+// demangle on first use: about 60k fewer instructions per CGI request (bench/RESULTS.md). Every
+// function in a section of its own, so that the release link (scripts/swift-build.sh) can put the
+// ones a request runs next to each other.
 let leanMetadata: [SwiftSetting] = [
-    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors",
+                  "-Xfrontend", "-function-sections"]),
 ]
 
 let package = Package(
