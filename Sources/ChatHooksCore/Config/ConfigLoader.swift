@@ -7,9 +7,15 @@ public enum ConfigLoader {
     /// `CHATHOOKS_CONFIG` when set, else `chathooks.json5` beside the executable.
     public static func locate(environment: (String) -> String?) -> String {
         if let explicit = environment("CHATHOOKS_CONFIG"), !explicit.isEmpty { return explicit }
+        return besideExecutable
+    }
+
+    /// `chathooks.json5` in the executable's folder, found once per process
+    /// (a FastCGI server would otherwise read /proc/self/exe per request).
+    static let besideExecutable: String = {
         let exe = Files.executablePath() ?? CommandLine.arguments.first ?? "."
         return Files.resolve(fileName, against: Files.directoryName(exe))
-    }
+    }()
 
     public static func load(path: String, environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
         let bytes: [UInt8]

@@ -104,12 +104,13 @@ struct FastCGIBodyReader: BodyReader {
     init(stream: UnsafeMutablePointer<FCGX_Stream>?) { self.stream = stream }
 
     mutating func read(count: Int) throws(HTTPError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        let n = buffer.withUnsafeMutableBufferPointer { b in
-            b.withMemoryRebound(to: CChar.self) { FCGX_GetStr($0.baseAddress, Int32(count), stream) }
+        var n: Int32 = 0
+        // Straight into the array's storage: nothing zero-filled first.
+        let buffer = [UInt8](unsafeUninitializedCapacity: count) { b, initialized in
+            n = b.withMemoryRebound(to: CChar.self) { FCGX_GetStr($0.baseAddress, Int32(count), stream) }
+            initialized = max(Int(n), 0)
         }
         guard n >= 0 else { throw HTTPError(400, "read_failed", "the body could not be read", detail: "FCGX_GetStr failed") }
-        buffer.removeSubrange(Int(n)...)
         consumed += Int(n)
         return buffer
     }
