@@ -255,3 +255,149 @@ func equivalent(_ ours: JSONValue, _ theirs: Any) -> Bool {
         return o.members.allSatisfy { m in t[m.key].map { equivalent(m.value, $0) } ?? false }
     }
 }
+
+/// The word-at-a-time fast paths (string scanning, UTF-8 checking, the
+/// writer's escape check) against byte-by-byte references, with the byte of
+/// interest at every position around the 8-byte boundaries.
+@Suite struct WordAtATimeTests {
+    static let fillers: [[UInt8]] = [Array("abcdefgh".utf8), Array("あいう".utf8), Array("é~ 9".utf8)]
+
+    /// A string of `length` bytes from `filler`, cut back to whole characters.
+    func text(_ length: Int, _ filler: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        while out.count < length { out += filler }
+        out = Array(out.prefix(length))
+        while let last = out.last, last >= 0x80, String(validating: out, as: UTF8.self) == nil { out.removeLast() }
+        return out
+    }
+
+    @Test func stringsWithEveryEscapeAtEveryPosition() throws {
+        let escapes: [(raw: [UInt8], decoded: [UInt8])] = [
+            (Array(#"\""#.utf8), [0x22]), (Array(#"\\"#.utf8), [0x5C]), (Array(#"\n"#.utf8), [0x0A]),
+            (Array(#"\u3042"#.utf8), Array("あ".utf8)), (Array(#"\/"#.utf8), [0x2F]),
+        ]
+        for filler in Self.fillers {
+            for before in 0...20 {
+                for after in [0, 1, 7, 8, 9] {
+                    let head = text(before, filler), tail = text(after, filler)
+                    // No escape at all.
+                    let plain = try JSONParser.parse([0x22] + head + tail + [0x22])
+                    #expect(plain == .string(String(decoding: head + tail, as: UTF8.self)))
+                    for (raw, decoded) in escapes {
+                        let doc: [UInt8] = [0x22] + head + raw + tail + [0x22]
+                        #expect(try JSONParser.parse(doc) == .string(String(decoding: head + decoded + tail, as: UTF8.self)))
+                    }
+                    // A raw control character is refused wherever it is.
+                    for control: UInt8 in [0x00, 0x01, 0x09, 0x1F] {
+                        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse([0x22] + head + [control] + tail + [0x22]) }
+                    }
+                    // An unterminated string is refused.
+                    #expect(throws: JSONSyntaxError.self) { try JSONParser.parse([0x22] + head + tail) }
+                }
+            }
+        }
+    }
+
+    /// Byte-by-byte reference for the writer's escape check.
+    func referenceNeedsEscape(_ bytes: [UInt8]) -> Bool {
+        bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }
+    }
+
+    @Test func writerEscapeCheckAtEveryPosition() throws {
+        for length in 0...26 {
+            for position in 0..<max(length, 1) {
+                for special: UInt8 in [0x22, 0x5C, 0x00, 0x1F, 0x7F, 0xE2, 0x21, 0x5B, 0x20, 0x80, 0xE3] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    if length > 0 { bytes[position] = special }
+                    let ours = bytes.withUnsafeBufferPointer { JSONWriter.mayNeedEscape($0) }
+                    #expect(ours == referenceNeedsEscape(bytes), "length \(length), 0x\(String(special, radix: 16)) at \(position)")
+                }
+            }
+        }
+        // And what is written round-trips, U+2028 escaped, other 0xE2 sequences kept.
+        for s in ["a\u{2028}b", "……→", "x\u{7F}", String(repeating: "y", count: 17) + "\"", "ok"] {
+            let out = JSONWriter.string(.string(s))
+            #expect(try JSONParser.parse(out) == .string(s))
+            #expect(!out.utf8.contains(0x7F) && !out.contains("\u{2028}"))
+        }
+    }
+
+    /// Byte-by-byte reference: RFC 3629 by the table of well-formed sequences.
+    func referenceFirstInvalid(_ b: [UInt8]) -> Int? {
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            let (length, lo, hi): (Int, UInt8, UInt8) = switch c {
+            case 0x00...0x7F: (1, 0, 0)
+            case 0xC2...0xDF: (2, 0x80, 0xBF)
+            case 0xE0: (3, 0xA0, 0xBF)
+            case 0xE1...0xEC, 0xEE, 0xEF: (3, 0x80, 0xBF)
+            case 0xED: (3, 0x80, 0x9F)
+            case 0xF0: (4, 0x90, 0xBF)
+            case 0xF1...0xF3: (4, 0x80, 0xBF)
+            case 0xF4: (4, 0x80, 0x8F)
+            default: (0, 0, 0)
+            }
+            if length == 0 || i + length > b.count { return i }
+            if length > 1 {
+                if b[i + 1] < lo || b[i + 1] > hi { return i }
+                for k in 2..<length where b[i + k] & 0xC0 != 0x80 { return i }
+            }
+            i += length
+        }
+        return nil
+    }
+
+    @Test func utf8CheckAgreesWithAReferenceOnRandomInput() {
+        var rng = SeededGenerator(seed: 0xC0FFEE)
+        let alphabet: [[UInt8]] = [[0x41], [0x7B], Array("é".utf8), Array("あ".utf8), Array("😀".utf8),
+                                   [0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE3, 0x81], [0xFF]]
+        for _ in 0..<3000 {
+            var bytes: [UInt8] = []
+            let pieces = Int(rng.next() % 24)
+            for _ in 0..<pieces {
+                // Mostly ASCII runs of varying length, so that the 8-byte path is taken and left at every offset.
+                if rng.next() % 3 == 0 {
+                    bytes += alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                } else {
+                    bytes += [UInt8](repeating: 0x61, count: Int(rng.next() % 12))
+                }
+            }
+            let ours = bytes.withUnsafeBufferPointer { firstInvalidUTF8Offset($0) }
+            #expect(ours == referenceFirstInvalid(bytes), "\(bytes)")
+            #expect((ours == nil) == (String(validating: bytes, as: UTF8.self) != nil))
+        }
+    }
+}
+
+@Suite struct UTF8PrecedenceTests {
+    func failure(_ bytes: [UInt8], _ mode: JSONParser.Mode = .strict) -> JSONSyntaxError? {
+        do { _ = try JSONParser.parse(bytes, mode: mode); return nil } catch { return error }
+    }
+
+    /// An invalid byte is the error reported wherever it is, before any
+    /// syntax error, in both modes, with the offset of the first bad byte.
+    @Test func invalidUTF8IsReportedFirstWithItsOffset() {
+        let cases: [[UInt8]] = [
+            Array(#"{"a":""#.utf8) + [0xFF] + Array(#""}"#.utf8),                 // in a string
+            Array(#"{"a":"x\n"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8),        // after an escape
+            Array(#"{"#.utf8) + [0xFF] + Array(#""a":1}"#.utf8),                  // outside any string
+            Array(#"{"a":1,}"#.utf8) + [0xE3, 0x81],                              // after a syntax error, truncated
+            Array(#"{"a":""#.utf8) + [0xED, 0xA0, 0x80],                          // a surrogate, unterminated
+            Array(#"["é", "#.utf8) + [0xF4, 0x90, 0x80, 0x80] + Array(#"]"#.utf8), // above U+10FFFF, in an array
+        ]
+        for bytes in cases {
+            let expected = firstInvalidUTF8Offset(bytes)
+            #expect(expected != nil)
+            for mode in [JSONParser.Mode.strict, .json5] {
+                let e = failure(bytes, mode)
+                #expect(e?.message == "invalid UTF-8", "\(bytes) \(mode)")
+                #expect(e?.offset == expected, "\(bytes) \(mode)")
+            }
+        }
+        // Valid non-ASCII outside a string is a syntax error, not a UTF-8 one.
+        #expect(failure(Array(#"{"a":1}あ"#.utf8))?.message.contains("after the end of the document") == true)
+        // A JSON5 comment must be valid UTF-8 too.
+        #expect(failure(Array("{a:1 // ".utf8) + [0xFF] + Array("\n}".utf8), .json5)?.message == "invalid UTF-8")
+    }
+}

@@ -5,7 +5,16 @@ extension JSONParser {
         let open = index
         index += 1
         let start = index
-        // Fast path: no escapes, no control characters.
+        // Fast path: no escapes, no control characters. Eight bytes at a time
+        // while none of them is the quote, a backslash or a control character.
+        if let base = buffer.baseAddress {
+            let quotes = UInt64(quote) &* 0x0101_0101_0101_0101
+            while index + 8 <= buffer.count {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if hasByte(word ^ quotes) || hasByte(word ^ 0x5C5C_5C5C_5C5C_5C5C) || hasByteBelow0x20(word) { break }
+                index += 8
+            }
+        }
         while index < buffer.count {
             let b = buffer[index]
             if b == quote {
@@ -118,4 +127,16 @@ extension JSONParser {
     func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
         UTF8.encode(scalar) { bytes.append($0) }
     }
+}
+
+/// Whether any byte of `word` is zero (exact: no false positives or negatives).
+@inline(__always)
+func hasByte(_ word: UInt64) -> Bool {
+    (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0
+}
+
+/// Whether any byte of `word` is below 0x20 (exact as to whether one is).
+@inline(__always)
+func hasByteBelow0x20(_ word: UInt64) -> Bool {
+    (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080 != 0
 }

@@ -51,7 +51,7 @@ public struct JSONWriter {
         var s = s
         s.withUTF8 { utf8 in
             // Most strings need no escape at all: copy them in one go.
-            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) {
+            if !JSONWriter.mayNeedEscape(utf8) {
                 bytes.append(contentsOf: utf8)
                 return
             }
@@ -77,6 +77,27 @@ public struct JSONWriter {
             }
         }
         bytes.append(0x22)
+    }
+
+    /// Whether `utf8` holds a byte the writer may escape: `"`, `\`, a control
+    /// character, DEL, or 0xE2 (which starts U+2028 and U+2029). Eight bytes
+    /// at a time, then byte by byte for the rest.
+    static func mayNeedEscape(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        if let base = utf8.baseAddress {
+            while i + 8 <= utf8.count {
+                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if hasByte(w ^ 0x2222_2222_2222_2222) || hasByte(w ^ 0x5C5C_5C5C_5C5C_5C5C) || hasByteBelow0x20(w)
+                    || hasByte(w ^ 0x7F7F_7F7F_7F7F_7F7F) || hasByte(w ^ 0xE2E2_E2E2_E2E2_E2E2) { return true }
+                i += 8
+            }
+        }
+        while i < utf8.count {
+            let b = utf8[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F || b == 0xE2 { return true }
+            i += 1
+        }
+        return false
     }
 
     private mutating func appendUnicodeEscape(_ v: UInt32) {

@@ -4,7 +4,13 @@
 public func firstInvalidUTF8Offset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
     var i = 0
     let n = bytes.count
+    guard let base = bytes.baseAddress else { return nil }
     while i < n {
+        // Eight ASCII bytes at a time.
+        if i + 8 <= n && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            i += 8
+            continue
+        }
         let b0 = bytes[i]
         if b0 < 0x80 {
             i += 1
