@@ -20,24 +20,24 @@ struct ConfigReader {
             problem(path, "must be an object, not \(value.typeName)")
             return nil
         }
-        for key in object.keys where !allowed.contains(key) {
-            problem(join(path, key), "unknown key (expected one of: \(allowed.joined(separator: ", ")))")
+        for member in object.members where !allowed.contains(member.key) {
+            problem(join(path, member.key), "unknown key (expected one of: \(allowed.joined(separator: ", ")))")
         }
         return object
     }
 
     mutating func string(_ object: JSONObject, _ key: String, _ path: String, required: Bool = false, nonEmpty: Bool = true) -> String? {
-        let at = join(path, key)
+        // The key path is built only for a problem: reading a valid config builds none.
         guard let value = object[key] else {
-            if required { problem(at, "is required") }
+            if required { problem(join(path, key), "is required") }
             return nil
         }
         guard case .string(let s) = value else {
-            problem(at, "must be a string, not \(value.typeName)")
+            problem(join(path, key), "must be a string, not \(value.typeName)")
             return nil
         }
         if nonEmpty && s.isEmpty {
-            problem(at, "must not be empty")
+            problem(join(path, key), "must not be empty")
             return nil
         }
         return s
@@ -66,13 +66,12 @@ struct ConfigReader {
     }
 
     mutating func array(_ object: JSONObject, _ key: String, _ path: String, required: Bool = false) -> [JSONValue]? {
-        let at = join(path, key)
         guard let value = object[key] else {
-            if required { problem(at, "is required") }
+            if required { problem(join(path, key), "is required") }
             return nil
         }
         guard case .array(let a) = value else {
-            problem(at, "must be an array, not \(value.typeName)")
+            problem(join(path, key), "must be an array, not \(value.typeName)")
             return nil
         }
         return a
@@ -81,7 +80,14 @@ struct ConfigReader {
     /// A secret written inline (`"s3cret"`), or taken from the environment
     /// (`{ env: "NAME" }`) or a file (`{ file: "secrets/token" }`, trailing
     /// newline removed). Messages name where it was looked for, never its value.
-    mutating func secret(_ value: JSONValue?, _ path: String) -> String? {
+    mutating func secret(_ value: JSONValue?, _ path: @autoclosure () -> String) -> String? {
+        // An inline secret, the usual case, needs no key path (the caller's is
+        // often built by interpolation): only the other cases build it.
+        if case .string(let s)? = value, !s.isEmpty { return s }
+        return secret(value, at: path())
+    }
+
+    private mutating func secret(_ value: JSONValue?, at path: String) -> String? {
         guard let value else {
             problem(path, "is required")
             return nil

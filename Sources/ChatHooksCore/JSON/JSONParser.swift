@@ -171,7 +171,7 @@ public struct JSONParser {
         if ok { word.withUTF8Buffer { w in for k in 0..<count where buffer[index + k] != w[k] { ok = false } } }
         guard ok else { throw error("unexpected \(describeByte(at: start)): a value was expected", at: start) }
         index += count
-        if index < buffer.count && isIdentifierByte(buffer[index]) && !isJSON5Space(at: index) {
+        if index < buffer.count && isIdentifierByte(buffer[index]) && !(buffer[index] >= 0x80 && isJSON5Space(at: index)) {
             throw error("unexpected \(describeByte(at: index)) after \(word)")
         }
     }
@@ -271,7 +271,9 @@ public struct JSONParser {
             if b == 0x27 { return try parseString(quote: 0x27) }
             if isIdentifierByte(b) && !(b >= 0x30 && b <= 0x39) {
                 let start = index
-                while index < buffer.count && isIdentifierByte(buffer[index]) && !isJSON5Space(at: index) { index += 1 }
+                // A non-ASCII byte may start JSON5 white space, which ends the key.
+                while index < buffer.count && isIdentifierByte(buffer[index])
+                        && !(buffer[index] >= 0x80 && isJSON5Space(at: index)) { index += 1 }
                 return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
             }
         }
