@@ -47,11 +47,17 @@ public enum BodyDecoder {
 
     /// Reads exactly `length` bytes.
     public static func read(_ reader: inout some BodyReader, length: Int) throws(HTTPError) -> [UInt8] {
+        if length == 0 { return [] }
+        let first = try reader.read(count: min(65536, length))
+        // A body that arrives in one read (most do) is that read's own array, not a copy.
+        if first.count == length { return first }
         var body: [UInt8] = []
         body.reserveCapacity(length)
-        while body.count < length {
+        body += first
+        var last = first.count
+        while body.count < length && last > 0 {
             let chunk = try reader.read(count: min(65536, length - body.count))
-            if chunk.isEmpty { break }
+            last = chunk.count
             body += chunk
         }
         guard body.count == length else {

@@ -123,8 +123,9 @@ public struct Request: Sendable {
     public var pathInfo: String { variables["PATH_INFO"] ?? "" }
 
     public static func metaVariableName(forHeader name: String) -> String {
-        var bytes: [UInt8] = Array("HTTP_".utf8)
+        var bytes: [UInt8] = []
         bytes.reserveCapacity(5 + name.utf8.count)
+        bytes.append(contentsOf: "HTTP_".utf8)
         for c in name.utf8 {
             switch c {
             case UInt8(ascii: "a")...UInt8(ascii: "z"): bytes.append(c - 32)

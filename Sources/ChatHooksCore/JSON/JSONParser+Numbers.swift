@@ -1,3 +1,5 @@
+import Glibc
+
 /// Numbers: RFC 8259's grammar, and JSON5's extra forms rewritten to it.
 extension JSONParser {
     /// Returns the number as an RFC 8259 literal.
@@ -70,10 +72,13 @@ extension JSONParser {
             guard index > hexStart else { throw error("invalid hexadecimal number", at: start) }
             return (negative && value != 0 ? "-" : "") + String(value)
         }
-        for word in ["Infinity", "NaN"] {
-            let w = Array(word.utf8)
-            if index + w.count <= buffer.count && Array(buffer[index..<index + w.count]) == w {
-                throw error("\(word) is not a number this configuration can use", at: start)
+        // Only a number's first byte is looked at: no word is compared unless it can start here.
+        if index < buffer.count && (buffer[index] == UInt8(ascii: "I") || buffer[index] == UInt8(ascii: "N")) {
+            for word: StaticString in ["Infinity", "NaN"] {
+                let n = word.utf8CodeUnitCount
+                let found = index + n <= buffer.count
+                    && word.withUTF8Buffer { w in memcmp(buffer.baseAddress! + index, w.baseAddress!, n) == 0 }
+                if found { throw error("\(word) is not a number this configuration can use", at: start) }
             }
         }
         return nil

@@ -77,7 +77,7 @@ public struct JournalRecord: Sendable {
     /// fields are written straight into the line; only the payload goes
     /// through the writer's walk of a value.
     public var line: [UInt8] {
-        var writer = JSONWriter(reservingCapacity: 256)
+        var writer = JSONWriter(reservingCapacity: 1024)
         writer.raw("{\"received_at\":")
         writer.writeString(receivedAt.rfc3339)
         writer.raw(",\"source\":")
