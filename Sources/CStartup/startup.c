@@ -49,3 +49,22 @@ void _swift_stdlib_overrideUnsafeArgvArgc(char **argv, int argc) {
 int chathooks_startup_argc(void) {
     return saved_argc;
 }
+
+/*
+ * The crash backtracer's helper, never looked for.
+ *
+ * At start-up the runtime's backtracer looks for its helper program,
+ * swift-backtrace, next to the executable and in the toolchain's libexec
+ * folders: a readlink and nine failed stat calls in every process, about 0.05
+ * ms of a CGI request here. No deployment of ours has the helper (it is not
+ * part of a static executable), so the search can only fail. This definition
+ * answers "not found" at once; the backtracer then stays off, as it would
+ * have, and the crash guard (CrashGuard.swift) still answers a crash with a
+ * 500. It is the only function of Paths.cpp that the runtime uses, so that
+ * file is not linked at all; a toolchain that needed it again would fail to
+ * link with a duplicate definition rather than misbehave.
+ */
+char *swift_copyAuxiliaryExecutablePath(const char *name) {
+    (void)name;
+    return NULL;
+}

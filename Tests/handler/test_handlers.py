@@ -467,3 +467,42 @@ def test_request_text_cannot_forge_log_lines(site):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
     assert "\\x0Achathooks: spalo/dataset: 200 forge" in lines[0]
+
+
+def blocked_reading_stdin(pid: int) -> bool:
+    """Whether the process is inside read(2) on fd 0 (/proc/PID/syscall: number 0, first argument 0x0)."""
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except (FileNotFoundError, PermissionError):
+        return False
+    return len(fields) > 1 and fields[0] == "0" and fields[1] == "0x0"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGSEGV", "SIGABRT", "SIGILL"])
+def test_a_crash_before_the_answer_is_still_answered(site, signal_name):
+    """The crash guard, end to end: a real fatal signal arrives while the
+    handler waits for its body; the web server still gets a whole 500 in JSON,
+    the error log gets a line, nothing is journaled, and the process dies of
+    that signal (so the crash is not hidden)."""
+    import signal as signals
+    proc = site.start("chatdealer-chat-start", b"", length=100)
+    try:
+        # Wait (bounded by a count of /proc reads, not by time) until the handler is
+        # in its read of the body: by then the guard is installed.
+        for _ in range(200_000):
+            if blocked_reading_stdin(proc.pid) or proc.poll() is not None:
+                break
+        assert blocked_reading_stdin(proc.pid), "the handler never waited for its body"
+        proc.send_signal(getattr(signals, signal_name))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == -getattr(signals, signal_name)
+    result = Site.result(proc.returncode, out, err)
+    assert result.status == 500
+    assert result.json == {"ok": False, "error": "internal_error",
+                             "message": "the receiver failed; see the web server's error log"}
+    assert "crashed" in result.stderr
+    assert not site.journal_path.exists()
