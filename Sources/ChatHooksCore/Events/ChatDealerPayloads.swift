@@ -8,9 +8,15 @@
 public enum MessageType: String, Sendable {
     case staff, visitor, system
 
+    /// By plain comparisons: `init(rawValue:)` searches a table of Strings,
+    /// and a transcript asks once per message.
+    init?(text: String) {
+        if text == "staff" { self = .staff } else if text == "visitor" { self = .visitor } else if text == "system" { self = .system } else { return nil }
+    }
+
     static func read(_ r: FieldReader, _ key: String) throws(HTTPError) -> MessageType? {
         guard let raw = try r.string(key) else { return nil }
-        guard let t = MessageType(rawValue: raw.trimmingASCIISpaces) else {
+        guard let t = MessageType(text: raw.trimmingASCIISpaces) else {
             throw HTTPError.invalidField(r.at(key), "must be staff, visitor or system")
         }
         return t

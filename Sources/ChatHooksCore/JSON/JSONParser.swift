@@ -87,7 +87,19 @@ public struct JSONParser {
         return value
     }
 
+    @inline(__always)
     mutating func skipWhitespace() throws(JSONSyntaxError) {
+        // Most calls find a token right there (compact JSON has no white space):
+        // anything above the space that is not '/' (a JSON5 comment) or a
+        // non-ASCII byte (JSON5 Unicode space) ends the skip at once.
+        if index < buffer.count {
+            let b = buffer[index]
+            if b > 0x20 && b != 0x2F && b < 0x80 { return }
+        }
+        try skipWhitespaceSlowly()
+    }
+
+    mutating func skipWhitespaceSlowly() throws(JSONSyntaxError) {
         while index < buffer.count {
             let b = buffer[index]
             switch b {

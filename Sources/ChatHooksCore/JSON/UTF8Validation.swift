@@ -16,6 +16,13 @@ public func firstInvalidUTF8Offset(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? 
             i += 1
             continue
         }
+        // The common three-byte form (most of Japanese text): a lead byte
+        // E1–EC or EE–EF and two continuation bytes, with no range to check.
+        if b0 >= 0xE1 && b0 != 0xED && b0 <= 0xEF && i + 2 < n
+            && bytes[i + 1] & 0xC0 == 0x80 && bytes[i + 2] & 0xC0 == 0x80 {
+            i += 3
+            continue
+        }
         let length: Int
         var lower: UInt8 = 0x80
         var upper: UInt8 = 0xBF
