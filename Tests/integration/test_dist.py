@@ -52,15 +52,16 @@ def test_the_executable_is_static_and_stripped(chroot_site):
     assert ".symtab" not in readelf(exe, "-S")      # stripped
 
 
-def run_in_chroot(root, argv, env, body=b""):
-    """Runs in a chroot whose only other content is the kernel's /proc (mounted
-    in a private namespace, gone afterwards): a statically linked Swift runtime
-    reads /proc/self/exe at startup, and every Linux host has /proc. chroot
-    needs root; elsewhere an unprivileged user namespace does it."""
+def run_in_chroot(root, argv, env, body=b"", proc=True):
+    """Runs in a chroot whose only other content is, with `proc`, the kernel's
+    /proc (mounted in a private namespace, gone afterwards), as on any Linux
+    host; without it, /proc is an empty folder. chroot needs root; elsewhere an
+    unprivileged user namespace does it."""
     (root / "proc").mkdir(exist_ok=True)
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     unshare = [shutil.which("unshare") or "/usr/bin/unshare"] + ([] if os.geteuid() == 0 else ["-r"])
-    argv = unshare + ["--mount", "--pid", "--fork", f"--mount-proc={root}/proc", chroot, str(root)] + argv
+    mount_proc = [f"--mount-proc={root}/proc"] if proc else []
+    argv = unshare + ["--mount", "--pid", "--fork"] + mount_proc + [chroot, str(root)] + argv
     return subprocess.run(argv, input=body, env=env, capture_output=True, timeout=10)
 
 
@@ -83,6 +84,21 @@ def test_the_bundle_answers_in_a_root_with_nothing_else(chroot_site, handler):
     lines = (folder / "data" / "journal.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == before + 1
     assert json.loads(lines[-1])["remote_addr"] == "192.0.2.10"
+
+
+def test_the_bundle_needs_no_proc(chroot_site):
+    """Without /proc (a stripped-down container or chroot) the receiver still
+    starts, and finds its config beside the path it was started by."""
+    root, folder = chroot_site
+    assert not any((root / "proc").iterdir())
+    body = json.dumps(sample("chatdealer-chat-start")).encode()
+    env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
+           "CONTENT_TYPE": "application/json", "PATH_INFO": "/chatdealer/chat-start", "REMOTE_ADDR": "192.0.2.11",
+           "HTTP_X_CHATHOOKS_TOKEN": TOKEN}
+    result = run_in_chroot(root, ["/chathooks/chathooks.cgi"], env, body, proc=False)
+    assert result.stdout.startswith(b"Status: 200 OK"), result.stdout[:300] + result.stderr
+    last = (folder / "data" / "journal.jsonl").read_text(encoding="utf-8").splitlines()[-1]
+    assert json.loads(last)["remote_addr"] == "192.0.2.11"
 
 
 def test_a_query_string_never_reaches_the_admin_command(chroot_site):
