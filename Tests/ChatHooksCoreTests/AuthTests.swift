@@ -32,6 +32,17 @@ import Testing
         }
     }
 
+    @Test func constantTimeEqualsOverEveryKindOfCollection() {
+        // Contiguous (a String's UTF-8, an array) and not (a lazy map): the same answers.
+        let words = ["", "a", "abc", "abd", "abcd", "日本語トークン", String(repeating: "x", count: 40)]
+        for x in words {
+            for y in words {
+                #expect(constantTimeEquals(x.utf8, y.utf8) == (x == y))
+                #expect(constantTimeEquals(Array(x.utf8), y.utf8.lazy.map { $0 }) == (x == y))
+            }
+        }
+    }
+
     @Test func constantTimeEqualsIsEquality() {
         #expect(constantTimeEquals("abc".utf8, "abc".utf8))
         #expect(!constantTimeEquals("abc".utf8, "abd".utf8))

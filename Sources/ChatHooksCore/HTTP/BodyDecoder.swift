@@ -36,6 +36,7 @@ public enum BodyDecoder {
     /// bytes: no substring array, no Unicode case mapping.
     static func mediaType(_ contentType: String) -> String {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(contentType.utf8.count)
         for b in contentType.utf8 {
             if b == UInt8(ascii: ";") { break }
             bytes.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)

@@ -49,13 +49,18 @@ public enum Pipeline {
                 body.append("message", .string("the event is in the journal as \(id), but an action failed: \(results.failures.joined(separator: "; "))"))
                 return .json(500, .object(body))
             }
-            var body = JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])
             guard results.deferred.isEmpty else {
                 // 202: accepted, and what is left (a spooled mail) will be done.
+                var body = JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])
                 body.append("deferred", .array(results.deferred.map { .string($0) }))
                 return .json(202, .object(body))
             }
-            return .json(200, .object(body))
+            // The usual answer, written straight out: {"ok":true,"id":"…"}.
+            var writer = JSONWriter(reservingCapacity: 48)
+            writer.raw("{\"ok\":true,\"id\":")
+            writer.writeString(id)
+            writer.raw("}\n")
+            return Response(status: 200, contentType: Response.jsonType, body: writer.bytes)
 
         case .spaloDataset:
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }

@@ -58,13 +58,11 @@ public enum FastCGITransport {
 
     static func serve(_ raw: inout FCGX_Request, router: Router, configs: ConfigCache) {
         let request = Request(variables: Request.variables(fromBlock: raw.envp))
-        let errorStream = raw.err
-        LogSink.current = { line in
-            _ = line.withUnsafeBufferPointer { b in
-                b.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), errorStream) }
-            }
-        }
-        defer { LogSink.current = nil }
+        // Log lines go to this request's FastCGI stderr (the web server's error
+        // log). The stream is kept in a static, so no closure is made per request.
+        FastCGITransport.errorStream = raw.err
+        LogSink.current = FastCGITransport.writeToErrorStream
+        defer { LogSink.current = nil; FastCGITransport.errorStream = nil }
         var body = FastCGIBodyReader(stream: raw.in)
         let response = router.respond(to: request, body: &body) { request in
             configs.config(at: ConfigLoader.locate(environment: { request.variables[$0] ?? ConfigLoader.processEnvironment($0) }))
@@ -75,6 +73,15 @@ public enum FastCGITransport {
             buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), raw.out) }
         }
         body.discard(upTo: BodyDrain.limit(announced: request.contentLength))
+    }
+
+    nonisolated(unsafe) static var errorStream: UnsafeMutablePointer<FCGX_Stream>?
+
+    static func writeToErrorStream(_ line: [UInt8]) {
+        guard let stream = errorStream else { _ = writeAll(2, line); return }
+        _ = line.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), stream) }
+        }
     }
 
     static func installSignalHandlers() {
