@@ -60,8 +60,8 @@ import Testing
                                    payload: JSONObject([.init(key: "chat_id", value: .string("../x"))]))
         let event = AcceptedEvent(record: record)
         let action = AppendAction(settings: AppendSettings(path: try PathTemplate(dir.path + "/chats/{event}-{chat_id}.jsonl"), fsync: false))
-        try action.run(event)
-        try action.run(event)
+        _ = try action.run(event)
+        _ = try action.run(event)
         let text = try #require(dir.read("chats/chat-end-%2E.%2Fx.jsonl"))
         #expect(text == String(decoding: event.line + event.line, as: UTF8.self))
     }
