@@ -46,10 +46,6 @@ void _swift_stdlib_overrideUnsafeArgvArgc(char **argv, int argc) {
     saved_argc = argc;
 }
 
-int chathooks_startup_argc(void) {
-    return saved_argc;
-}
-
 /*
  * The crash backtracer's helper, never looked for.
  *

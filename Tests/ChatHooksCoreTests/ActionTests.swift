@@ -66,6 +66,24 @@ import Testing
         #expect(text == String(decoding: event.line + event.line, as: UTF8.self))
     }
 
+    /// `replay --only mail` must run the mail as the same mail: its place in
+    /// the configured list (spool file name, Message-ID) does not change.
+    @Test func actionsRunWithOnlyKeepTheirPlaceInTheList() throws {
+        let dir = try TemporaryDirectory()
+        let record = JournalRecord(receivedAt: .now(), source: "chatdealer", event: "form", requestID: RequestID.make(),
+                                   remoteAddress: "127.0.0.1", payload: JSONObject([.init(key: "chat_id", value: .string("1"))]))
+        let address = try #require(MailAddress("shop@example.jp"))
+        let mail = MailSettings(from: address, envelopeSender: address.address, to: [address], subject: try Template("s"),
+                                body: try Template("b"), replyToItem: nil, sendmail: dir.path + "/no-such-sendmail",
+                                timeout: 5, spool: dir.path + "/spool")
+        let settings: [ActionSettings] = [.append(AppendSettings(path: try PathTemplate(dir.path + "/a.jsonl"), fsync: false)), .mail(mail)]
+        let results = Pipeline.runActions(settings, AcceptedEvent(record: record), only: "mail")
+        #expect(results.failures.isEmpty && results.deferred.count == 1)
+        #expect(dir.read("a.jsonl") == nil)  // the append action was skipped
+        let spooled = try #require(dir.read("spool/\(record.requestID)-1.mail"))
+        #expect(spooled.contains("\(record.requestID).1@"))
+    }
+
     @Test func requestIDsAreULIDsInTimeOrder() {
         let a = RequestID.make(at: Timestamp(seconds: 1_700_000_000, nanoseconds: 0))
         let b = RequestID.make(at: Timestamp(seconds: 1_700_000_001, nanoseconds: 0))

@@ -207,3 +207,38 @@ import Testing
         #expect(Request.metaVariableName(forHeader: "X_9") == "HTTP_X_9")
     }
 }
+
+@Suite struct SmallHelperTests {
+    @Test func containsIgnoringASCIICase() {
+        #expect("change-me".containsIgnoringASCIICase("change-me"))
+        #expect("xx-CHANGE-ME-to-a-token".containsIgnoringASCIICase("change-me"))
+        #expect("Change-Me".containsIgnoringASCIICase("change-me"))
+        #expect(!"change-m".containsIgnoringASCIICase("change-me"))
+        #expect(!"change_me".containsIgnoringASCIICase("change-me"))
+        #expect(!"".containsIgnoringASCIICase("change-me"))
+        #expect(!"ｃhange-me".containsIgnoringASCIICase("change-me"))  // a full-width letter is not ASCII
+        #expect(ConfigDecoder.isPlaceholder("token-Change-Me-42"))
+        #expect(!ConfigDecoder.isPlaceholder("3f9a0c1d2e4b5a6978c0d1e2f3a4b5c6"))
+    }
+
+    @Test func discardReadsUpToTheTotalAndStopsAtTheEnd() {
+        var reader = BufferBodyReader(Array(repeating: 0x61, count: 70_000))
+        _ = reader.read(count: 10)
+        reader.discard(upTo: 66_000)           // more than one 64 KiB chunk
+        #expect(reader.consumed == 66_000)
+        #expect(reader.read(count: 10_000).count == 4_000)
+        reader.discard(upTo: 1_000_000)        // input ends first
+        #expect(reader.consumed == 70_000)
+        reader.discard(upTo: 5)                // already past: nothing read
+        #expect(reader.consumed == 70_000)
+    }
+
+    @Test func rfc5322Dates() {
+        var t = tm()
+        t.tm_year = 2026 - 1900; t.tm_mon = 10; t.tm_mday = 2; t.tm_wday = 1
+        t.tm_hour = 7; t.tm_min = 5; t.tm_sec = 9; t.tm_gmtoff = 9 * 3600
+        #expect(Timestamp.rfc5322(t) == "Mon, 2 Nov 2026 07:05:09 +0900")
+        t.tm_gmtoff = -(3 * 3600 + 30 * 60)
+        #expect(Timestamp.rfc5322(t) == "Mon, 2 Nov 2026 07:05:09 -0330")
+    }
+}

@@ -1,7 +1,7 @@
 #ifndef CHATHOOKS_CSTARTUP_H
 #define CHATHOOKS_CSTARTUP_H
 
-/* Nothing to call: this target only replaces how the Swift runtime finds argv (startup.c). */
-int chathooks_startup_argc(void);
+/* Nothing to call from Swift: startup.c only replaces two start-up routines of
+ * the Swift runtime (see there). A C target needs a public header. */
 
 #endif

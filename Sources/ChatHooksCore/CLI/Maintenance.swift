@@ -33,9 +33,10 @@ enum Maintenance {
             return true
         }
         for record in found {
-            let actions = actionsFor(record, config: config).filter { only == nil || $0.typeName == only }
-            let results = Pipeline.runActions(actions, AcceptedEvent(record: record))
-            let line = "\(record.requestID) \(record.source)/\(record.event): \(actions.count) action\(actions.count == 1 ? "" : "s")"
+            let actions = actionsFor(record, config: config)
+            let count = actions.filter { only == nil || $0.typeName == only }.count
+            let results = Pipeline.runActions(actions, AcceptedEvent(record: record), only: only)
+            let line = "\(record.requestID) \(record.source)/\(record.event): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
                 print("\(line) done")
             } else {

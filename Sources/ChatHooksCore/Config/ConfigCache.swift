@@ -14,7 +14,6 @@ public final class ConfigCache {
     }
 
     private var entries: [String: (stamp: Stamp?, config: ConfigOutcome)] = [:]
-    private var last: (path: String, stamp: Stamp, config: ConfigOutcome)?
     private let environment: (String) -> String?
     /// Set (from a SIGHUP) to decode every file again on the next request.
     public var reloadRequested = false
@@ -26,23 +25,16 @@ public final class ConfigCache {
     public func config(at path: String) -> ConfigOutcome {
         if reloadRequested {
             entries.removeAll()
-            last = nil
             reloadRequested = false
         }
         let stamp = ConfigCache.stamp(path)
-        // The path of the last request first (almost always the same one): no hashing.
-        if let last, last.path == path, let stamp, last.stamp == stamp {
-            return last.config
-        }
         if let cached = entries[path], let stamp, cached.stamp == stamp {
-            last = (path, stamp, cached.config)
             return cached.config
         }
         let environment = self.environment
         let result = ConfigOutcome { () throws(ConfigError) in try ConfigLoader.load(path: path, environment: environment) }
         // A missing file has no stamp and is looked for again next time.
         entries[path] = (stamp, result)
-        last = stamp.map { (path, $0, result) }
         return result
     }
 

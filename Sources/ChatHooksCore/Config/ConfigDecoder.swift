@@ -200,19 +200,7 @@ enum ConfigDecoder {
     /// The example config's placeholders: a config that still holds one is
     /// refused (fail closed), not merely warned about.
     static func isPlaceholder(_ secret: String) -> Bool {
-        // A plain byte scan, ASCII case folded (no String searching on the request path).
-        let needle: [UInt8] = Array("change-me".utf8)
-        let hay = Array(secret.utf8)
-        guard hay.count >= needle.count else { return false }
-        outer: for start in 0...(hay.count - needle.count) {
-            for k in 0..<needle.count {
-                var b = hay[start + k]
-                if b >= 0x41 && b <= 0x5A { b += 0x20 }
-                if b != needle[k] { continue outer }
-            }
-            return true
-        }
-        return false
+        secret.containsIgnoringASCIICase("change-me")
     }
 
     /// The webhookKey printed in SPALO's public documentation.

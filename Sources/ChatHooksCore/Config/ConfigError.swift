@@ -10,7 +10,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A configuration, or why there is none. (Not `ConfigOutcome`:
+/// A configuration, or why there is none. (Not `Result`:
 /// that generic type's runtime setup costs a CGI handler more than the rest
 /// of its request.)
 public enum ConfigOutcome: Sendable {

@@ -132,6 +132,25 @@ extension String {
         }
     }
 
+    /// Holds `word` (lowercase ASCII) somewhere, ASCII letters compared
+    /// without case. A byte scan over the String's own storage: no copies.
+    func containsIgnoringASCIICase(_ word: StaticString) -> Bool {
+        var s = self
+        return s.withUTF8 { hay in
+            word.withUTF8Buffer { needle in
+                guard hay.count >= needle.count else { return false }
+                outer: for start in 0...(hay.count - needle.count) {
+                    for k in 0..<needle.count {
+                        let b = hay[start + k]
+                        if (b >= 0x41 && b <= 0x5A ? b + 0x20 : b) != needle[k] { continue outer }
+                    }
+                    return true
+                }
+                return false
+            }
+        }
+    }
+
     /// Starts with `prefix` (uppercase ASCII), ASCII letters compared without case.
     func hasPrefixIgnoringASCIICase(_ prefix: StaticString) -> Bool {
         prefix.withUTF8Buffer { expected in

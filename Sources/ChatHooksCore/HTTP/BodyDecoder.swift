@@ -41,9 +41,7 @@ public enum BodyDecoder {
             if b == UInt8(ascii: ";") { break }
             bytes.append(b >= 0x41 && b <= 0x5A ? b + 0x20 : b)
         }
-        let isBlank = { (b: UInt8) in b == 0x20 || b == 0x09 }
-        guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else { return "" }
-        return String(decoding: bytes[first...last], as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self).trimmingASCIISpaces
     }
 
     /// Reads exactly `length` bytes.

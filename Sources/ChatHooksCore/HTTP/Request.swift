@@ -34,15 +34,10 @@ public struct Request: Sendable {
         /// Sets `name` to `value`, replacing an entry of that name.
         public mutating func append(_ name: String, _ value: String) {
             remove(name)
-            appendUnique(name.utf8, value.utf8)
-        }
-
-        /// Adds an entry known not to be there yet (a block's names are unique).
-        mutating func appendUnique<N: Collection<UInt8>, V: Collection<UInt8>>(_ name: N, _ value: V) {
             bounds.append(bytes.count)
-            bytes.append(contentsOf: name)
+            bytes.append(contentsOf: name.utf8)
             bounds.append(bytes.count)
-            bytes.append(contentsOf: value)
+            bytes.append(contentsOf: value.utf8)
             bounds.append(bytes.count)
         }
 
@@ -141,16 +136,30 @@ public struct Request: Sendable {
 /// most `count` bytes and fewer only at the end of input.
 public protocol BodyReader {
     mutating func read(count: Int) throws(HTTPError) -> [UInt8]
+    /// Bytes read so far.
+    var consumed: Int { get }
+}
+
+extension BodyReader {
+    /// Reads and drops input until `total` bytes have been read in all, or the
+    /// input ends or fails (see `BodyDrain`).
+    mutating func discard(upTo total: Int) {
+        while consumed < total {
+            guard let chunk = try? read(count: min(65536, total - consumed)), !chunk.isEmpty else { return }
+        }
+    }
 }
 
 /// A body already in memory (tests, the CLI's replay).
 public struct BufferBodyReader: BodyReader {
     var bytes: [UInt8]
+    public private(set) var consumed = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public mutating func read(count: Int) -> [UInt8] {
         let n = min(count, bytes.count)
         let out = Array(bytes[0..<n])
         bytes.removeFirst(n)
+        consumed += n
         return out
     }
 }

@@ -47,20 +47,11 @@ public struct JSONWriter {
     }
 
     public mutating func writeString(_ s: String) {
-        // The usual case (a native or small string with nothing to escape) in
-        // one copy, without making the String mutable or contiguous first.
-        let copied = s.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
-            guard !JSONWriter.mayNeedEscape(utf8) else { return false }
-            bytes.reserveCapacity(bytes.count + utf8.count + 2)
-            bytes.append(0x22)
-            bytes.append(contentsOf: utf8)
-            bytes.append(0x22)
-            return true
-        }
-        if copied == true { return }
-        bytes.append(0x22)
         var s = s
         s.withUTF8 { utf8 in
+            bytes.reserveCapacity(bytes.count + utf8.count + 2)
+            bytes.append(0x22)
+            defer { bytes.append(0x22) }
             // Most strings need no escape at all: copy them in one go.
             if !JSONWriter.mayNeedEscape(utf8) {
                 bytes.append(contentsOf: utf8)
@@ -87,7 +78,6 @@ public struct JSONWriter {
                 i += 1
             }
         }
-        bytes.append(0x22)
     }
 
     /// Whether `utf8` holds a byte the writer may escape: `"`, `\`, a control

@@ -49,18 +49,17 @@ public enum Pipeline {
                 body.append("message", .string("the event is in the journal as \(id), but an action failed: \(results.failures.joined(separator: "; "))"))
                 return .json(500, .object(body))
             }
-            guard results.deferred.isEmpty else {
-                // 202: accepted, and what is left (a spooled mail) will be done.
-                var body = JSONObject([.init(key: "ok", value: .bool(true)), .init(key: "id", value: .string(id))])
-                body.append("deferred", .array(results.deferred.map { .string($0) }))
-                return .json(202, .object(body))
-            }
-            // The usual answer, written straight out: {"ok":true,"id":"…"}.
-            var writer = JSONWriter(reservingCapacity: 48)
+            // {"ok":true,"id":"…"}, written straight out; 202 with what is left
+            // to do (a spooled mail) under "deferred".
+            var writer = JSONWriter(reservingCapacity: 64)
             writer.raw("{\"ok\":true,\"id\":")
             writer.writeString(id)
+            if !results.deferred.isEmpty {
+                writer.raw(",\"deferred\":")
+                writer.write(.array(results.deferred.map { .string($0) }))
+            }
             writer.raw("}\n")
-            return Response(status: 200, contentType: Response.jsonType, body: writer.bytes)
+            return Response(status: results.deferred.isEmpty ? 200 : 202, contentType: Response.jsonType, body: writer.bytes)
 
         case .spaloDataset:
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
@@ -120,10 +119,13 @@ public enum Pipeline {
         public var deferred: [String] = []
     }
 
-    /// Runs every action in order, even after one fails.
-    public static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent) -> ActionResults {
+    /// Runs every action in order, even after one fails; with `only`, just the
+    /// actions of that type. Each keeps its place in the configured list
+    /// whatever is skipped: a mail's spool file and Message-ID are named by it,
+    /// so a replayed mail is the same mail.
+    public static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent, only: String? = nil) -> ActionResults {
         var results = ActionResults()
-        for (i, s) in settings.enumerated() {
+        for (i, s) in settings.enumerated() where only == nil || s.typeName == only {
             do {
                 if case .deferred(let why) = try ActionFactory.make(s, index: i).run(event) { results.deferred.append(why) }
             } catch {

@@ -13,7 +13,7 @@ public struct Timestamp: Sendable {
 
     public var milliseconds: Int { seconds * 1000 + nanoseconds / 1_000_000 }
 
-    private func localTime() -> tm {
+    func localTime() -> tm {
         var t = time_t(seconds)
         var parts = tm()
         localtime_r(&t, &parts)
@@ -80,10 +80,4 @@ func digits(_ value: Int, _ width: Int, into out: inout [UInt8]) {
         out[i] = UInt8(truncatingIfNeeded: 0x30 + n % 10)
         n /= 10
     }
-}
-
-@inline(__always)
-func pad(_ value: Int, _ width: Int = 2) -> String {
-    let s = String(value)
-    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
 }

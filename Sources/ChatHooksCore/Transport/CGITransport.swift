@@ -73,17 +73,4 @@ public struct FileDescriptorBodyReader: BodyReader {
         consumed += bytes.count
         return bytes
     }
-
-    /// Reads and drops input until `total` bytes have been consumed or input ends.
-    mutating func discard(upTo total: Int) {
-        guard consumed < total else { return }
-        var scratch = [UInt8](repeating: 0, count: min(65536, total - consumed))
-        while consumed < total {
-            let want = min(scratch.count, total - consumed)
-            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            consumed += n
-        }
-    }
 }

@@ -121,17 +121,6 @@ struct FastCGIBodyReader: BodyReader {
         consumed += Int(n)
         return buffer
     }
-
-    mutating func discard(upTo total: Int) {
-        guard consumed < total else { return }
-        var scratch = [CChar](repeating: 0, count: min(65536, total - consumed))
-        while consumed < total {
-            let want = Int32(min(scratch.count, total - consumed))
-            let n = FCGX_GetStr(&scratch, want, stream)
-            if n <= 0 { return }
-            consumed += Int(n)
-        }
-    }
 }
 
 /// The entry point every executable shares: FastCGI when started on a

@@ -152,17 +152,25 @@ public enum Base64 {
 
 extension Timestamp {
     /// RFC 5322 date: `Sun, 22 Nov 2026 22:10:05 +0900`.
-    public var rfc5322: String {
-        var t = time_t(seconds)
-        var parts = tm()
-        localtime_r(&t, &parts)
+    public var rfc5322: String { Timestamp.rfc5322(localTime()) }
+
+    /// `t` (broken-down local time with its UTC offset) in RFC 5322.
+    static func rfc5322(_ t: tm) -> String {
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let offset = parts.tm_gmtoff
+        let offset = Int(t.tm_gmtoff)
         let minutes = abs(offset) / 60
-        return "\(days[Int(parts.tm_wday)]), \(parts.tm_mday) \(months[Int(parts.tm_mon)]) \(Int(parts.tm_year) + 1900) "
-            + "\(pad(Int(parts.tm_hour))):\(pad(Int(parts.tm_min))):\(pad(Int(parts.tm_sec))) "
-            + "\(offset < 0 ? "-" : "+")\(pad(minutes / 60))\(pad(minutes % 60))"
+        var out = Array("\(days[Int(t.tm_wday)]), \(t.tm_mday) \(months[Int(t.tm_mon)]) \(Int(t.tm_year) + 1900) ".utf8)
+        digits(Int(t.tm_hour), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(t.tm_min), 2, into: &out)
+        out.append(UInt8(ascii: ":"))
+        digits(Int(t.tm_sec), 2, into: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(offset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+        digits(minutes / 60, 2, into: &out)
+        digits(minutes % 60, 2, into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
