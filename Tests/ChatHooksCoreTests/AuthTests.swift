@@ -49,6 +49,9 @@ import Testing
         #expect(!constantTimeEquals("abc".utf8, "abcd".utf8))
         #expect(!constantTimeEquals("".utf8, "a".utf8))
         #expect(constantTimeEquals("".utf8, "".utf8))
+        // Trailing NUL bytes differ only in length: the length must count too.
+        #expect(!constantTimeEquals("abc".utf8, "abc\0".utf8))
+        #expect(!constantTimeEquals("".utf8, "\0".utf8))
     }
 
     func request(_ headers: [String: String]) -> Request {

@@ -178,3 +178,102 @@ final class TemporaryDirectory {
         for p in argv { free(p) }
     }
 }
+
+@Suite struct ReviewedEdgeTests {
+    func problems(_ text: String, env: [String: String] = [:]) -> [String] {
+        do {
+            _ = try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", environment: { env[$0] })
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    /// Secrets: only an inline non-empty string skips the checks; every other
+    /// form is reported under its own key path, never with the value.
+    @Test func secretProblemsNameTheirKeyPath() {
+        let cases: [(String, String)] = [
+            (#"tokens: [""]"#, "chatdealer.auth.tokens[0]: must not be empty"),
+            (#"tokens: [{ env: "A", file: "b" }]"#, "chatdealer.auth.tokens[0]: must name exactly one of env or file"),
+            (#"tokens: [{}]"#, "chatdealer.auth.tokens[0]: must name exactly one of env or file"),
+            (#"tokens: [{ env: "EMPTY" }]"#, "chatdealer.auth.tokens[0]: environment variable EMPTY is not set or empty"),
+            (#"tokens: [{ path: "x" }]"#, "chatdealer.auth.tokens[0].path: unknown key"),
+        ]
+        for (tokens, expected) in cases {
+            let p = problems(#"{ chatdealer: { auth: { header: "X-T", "# + tokens + #" }, events: {} } }"#, env: ["EMPTY": ""])
+            #expect(p.contains { $0.hasPrefix(expected) }, "\(tokens): \(p)")
+        }
+    }
+
+    /// The cache decodes a file again when it changes in any way a deploy
+    /// changes it (same size, other time; renamed into place; removed and put
+    /// back), keeps what it decoded otherwise, and SIGHUP's flag forces a re-read.
+    @Test func configCacheFollowsTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/chathooks.json5"
+        func config(_ token: String) -> String {
+            #"{ journal: { path: "j.jsonl" }, chatdealer: { auth: { header: "X-T", tokens: ["# + #"""# + token + #"""# + #"] }, events: {} } }"#
+        }
+        func token(_ outcome: ConfigOutcome) -> String? {
+            if case .loaded(let c) = outcome { return c.chatdealer?.tokens.first }
+            return nil
+        }
+        func setTime(_ seconds: Int) {
+            var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+            _ = utimensat(AT_FDCWD, path, &times, 0)
+        }
+        var secret = "token-aaaaaaaaaaaaaaaa"
+        let cache = ConfigCache(environment: { _ in nil })
+        try dir.write("chathooks.json5", config(secret)); setTime(1_000_000)
+        #expect(token(cache.config(at: path)) == secret)
+        // The same bytes written again, same time: the decoded one is kept (a
+        // file read behind the cache's back is not seen until the stamp moves).
+        try dir.write("chathooks.json5", config("token-bbbbbbbbbbbbbbbb")); setTime(1_000_000)
+        #expect(token(cache.config(at: path)) == secret)
+        // Same size, later time.
+        secret = "token-bbbbbbbbbbbbbbbb"
+        setTime(1_000_001)
+        #expect(token(cache.config(at: path)) == secret)
+        // Renamed into place (an editor's save): new inode, same size and time.
+        secret = "token-cccccccccccccccc"
+        try dir.write("new.json5", config(secret))
+        _ = utimensat(AT_FDCWD, dir.path + "/new.json5", [timespec(tv_sec: 1_000_001, tv_nsec: 0), timespec(tv_sec: 1_000_001, tv_nsec: 0)], 0)
+        #expect(rename(dir.path + "/new.json5", path) == 0)
+        #expect(token(cache.config(at: path)) == secret)
+        // Removed: refused; put back: read again.
+        #expect(unlink(path) == 0)
+        guard case .failed(let e) = cache.config(at: path) else { Issue.record("a missing file was used"); return }
+        #expect(e.description.contains("no configuration file"))
+        secret = "token-dddddddddddddddd"
+        try dir.write("chathooks.json5", config(secret)); setTime(1_000_002)
+        #expect(token(cache.config(at: path)) == secret)
+        // A change the stamp cannot see is read after SIGHUP's flag.
+        try dir.write("chathooks.json5", config("token-eeeeeeeeeeeeeeee")); setTime(1_000_002)
+        #expect(token(cache.config(at: path)) == secret)
+        cache.reloadRequested = true
+        #expect(token(cache.config(at: path)) == "token-eeeeeeeeeeeeeeee")
+    }
+
+    /// Journal lines are read back whole across the reader's 64 KiB pieces; a
+    /// line that is not a record is skipped; a last line without a newline counts.
+    @Test func journalReaderReadsEveryLineAcrossPieces() throws {
+        let dir = try TemporaryDirectory()
+        var text = ""
+        var ids: [String] = []
+        for i in 0..<300 {
+            let id = RequestID.make(at: Timestamp(seconds: 1_700_000_000 + i, nanoseconds: 0))
+            ids.append(id)
+            let record = JournalRecord(receivedAt: Timestamp(seconds: 1_700_000_000 + i, nanoseconds: 0), source: "chatdealer",
+                                       event: "chat-message", requestID: id, remoteAddress: "127.0.0.1",
+                                       payload: JSONObject([.init(key: "msg", value: .string(String(repeating: "あ", count: 100 + i)))]))
+            text += String(decoding: record.line, as: UTF8.self)
+            if i == 150 { text += "not a record\n" }
+        }
+        text.removeLast()  // the last line without its newline
+        try dir.write("journal.jsonl", text)
+        #expect(text.utf8.count > 3 << 16)
+        let all = JournalReader.records(path: dir.path + "/journal.jsonl") { _ in true }
+        #expect(all.map { $0.requestID } == ids)
+        #expect(all.last?.payload["msg"]?.stringValue?.count == 399)
+    }
+}

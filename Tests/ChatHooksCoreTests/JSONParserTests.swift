@@ -401,3 +401,21 @@ func equivalent(_ ours: JSONValue, _ theirs: Any) -> Bool {
         #expect(failure(Array("{a:1 // ".utf8) + [0xFF] + Array("\n}".utf8), .json5)?.message == "invalid UTF-8")
     }
 }
+
+@Suite struct JSON5NumberTests {
+    @Test(arguments: ["{a:Infinity}", "{a:-Infinity}", "{a:+Infinity}", "{a:NaN}", "{a:-NaN}", "[NaN]"])
+    func infinityAndNaNAreRefusedByName(_ text: String) {
+        do {
+            _ = try JSONParser.parse(text, mode: .json5)
+            Issue.record("parsed \(text)")
+        } catch {
+            #expect(error.message.contains("is not a number this configuration can use"), "\(error)")
+            #expect(error.offset == Array(text.utf8).firstIndex { $0 == 0x2D || $0 == 0x2B || $0 == 0x49 || $0 == 0x4E }!)
+        }
+    }
+
+    @Test func theWordsAreFineAsKeys() throws {
+        let v = try JSONParser.parse("{Infinity: 1, NaN: 2}", mode: .json5)
+        #expect(v.objectValue?.keys == ["Infinity", "NaN"])
+    }
+}

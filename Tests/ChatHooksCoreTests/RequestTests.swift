@@ -242,3 +242,56 @@ import Testing
         #expect(Timestamp.rfc5322(t) == "Mon, 2 Nov 2026 07:05:09 -0330")
     }
 }
+
+/// A reader that hands out at most `step` bytes per call, as a pipe may.
+struct TrickleReader: BodyReader {
+    var bytes: [UInt8]
+    let step: Int
+    var consumed = 0
+    var asked: [Int] = []
+    mutating func read(count: Int) -> [UInt8] {
+        asked.append(count)
+        let n = min(count, step, bytes.count - consumed)
+        defer { consumed += n }
+        return Array(bytes[consumed..<(consumed + n)])
+    }
+}
+
+@Suite struct BodyReadTests {
+    @Test(arguments: [1, 7, 65536])
+    func aBodyInManyReadsIsReadWhole(step: Int) throws {
+        let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var reader = TrickleReader(bytes: body, step: step)
+        #expect(try BodyDecoder.read(&reader, length: body.count) == body)
+        #expect(reader.asked.allSatisfy { $0 <= 65536 })
+    }
+
+    @Test func aShortBodyIsTruncatedAndNamed() {
+        var reader = TrickleReader(bytes: Array(repeating: 0x61, count: 37), step: 10)
+        do {
+            _ = try BodyDecoder.read(&reader, length: 100)
+            Issue.record("read")
+        } catch {
+            #expect(error.code == "truncated_body" && error.message.contains("after 37 of the 100 bytes"))
+        }
+    }
+
+    @Test func anEmptyBodyReadsNothing() throws {
+        var reader = TrickleReader(bytes: [], step: 1)
+        #expect(try BodyDecoder.read(&reader, length: 0).isEmpty)
+        #expect(reader.asked.isEmpty)
+    }
+
+    @Test func removingEntriesKeepsTheOthersWhole() {
+        var v = Request.Variables([("A", "1"), ("B", "22"), ("C", "333")])
+        v["C"] = nil
+        #expect(v.bytes == Array("A1B22".utf8) && v.bounds == [0, 1, 2, 2, 3, 5])
+        v["A"] = nil
+        #expect(v.bytes == Array("B22".utf8) && v.bounds == [0, 1, 3])
+        #expect(v["B"] == "22")
+        v["B"] = nil
+        #expect(v.count == 0 && v.bytes.isEmpty && v["B"] == nil)
+        v["D"] = "4"
+        #expect(v["D"] == "4" && v.count == 1)
+    }
+}

@@ -76,12 +76,11 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
         if value.isEmpty { return "_" }
         var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count)
-        let hex = Array("0123456789ABCDEF".utf8)
         for (i, b) in value.utf8.enumerated() {
             let unsafe = b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "%")
                 || b < 0x20 || b == 0x7F || (i == 0 && b == UInt8(ascii: "."))
             if unsafe {
-                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+                out += [UInt8(ascii: "%"), upperHexDigits[Int(b >> 4)], upperHexDigits[Int(b & 0xF)]]
             } else {
                 out.append(b)
             }

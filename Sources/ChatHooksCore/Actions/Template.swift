@@ -134,7 +134,6 @@ public struct Template: Sendable, Equatable {
                         throw SyntaxError(message: "{{/\(body)}} at character \(tagStart) closes no open section"
                                           + (closing.map { " (open: \($0.joined(separator: ".")))" } ?? ""))
                     }
-                    if !text.isEmpty { nodes.append(.text(text)) }
                     return nodes
                 default:
                     nodes.append(.variable(path))

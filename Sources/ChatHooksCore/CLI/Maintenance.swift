@@ -89,10 +89,13 @@ enum JournalReader {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             pending += chunk[0..<n]
-            while let newline = pending.firstIndex(of: 0x0A) {
-                consume(pending[..<newline])
-                pending.removeSubrange(...newline)
+            // Every whole line of the chunk, then what is left moved down once.
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                consume(pending[start..<newline])
+                start = newline + 1
             }
+            pending.removeSubrange(..<start)
         }
         if !pending.isEmpty { consume(pending[...]) }
         return out

@@ -101,6 +101,9 @@ public struct DatasetSettings: Sendable {
 
 /// One configured action; `ActionFactory` turns it into something that runs.
 public enum ActionSettings: Sendable {
+    /// Seconds a mail or command action may take when the config names none.
+    public static let defaultTimeout = 10
+
     case append(AppendSettings)
     case mail(MailSettings)
     case command(CommandSettings)

@@ -30,7 +30,7 @@ enum MailConfigDecoder {
         if access(sendmail, X_OK) != 0 {
             r.warnings.append("\(at).sendmail: \(sendmail) is not an executable file; mail will be spooled until it is")
         }
-        let timeout = r.integer(m, "timeout", at, range: 1...300) ?? 10
+        let timeout = r.integer(m, "timeout", at, range: 1...300) ?? ActionSettings.defaultTimeout
         let spool = Files.resolve(r.string(m, "spool", at) ?? "data/spool", against: r.directory)
         let replyToItem = r.string(m, "replyToItem", at)
         if replyToItem != nil && event != "form" {

@@ -39,7 +39,7 @@ public func logLine(_ message: String) -> [UInt8] {
     for s in message.unicodeScalars {
         let v = s.value
         if v < 0x20 || v == 0x7F {
-            line += Array("\\x\(hex2(v))".utf8)
+            line += [0x5C, UInt8(ascii: "x"), upperHexDigits[Int(v >> 4)], upperHexDigits[Int(v & 0xF)]]
         } else if (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
             // C1 controls (NEL) and the Unicode line and paragraph separators end lines too.
             line += Array("\\u{\(String(v, radix: 16, uppercase: true))}".utf8)
@@ -51,10 +51,8 @@ public func logLine(_ message: String) -> [UInt8] {
     return line
 }
 
-private func hex2(_ v: UInt32) -> String {
-    let s = String(v, radix: 16, uppercase: true)
-    return s.count == 1 ? "0" + s : s
-}
+/// Hexadecimal digits, uppercase (log escapes, percent-encoding).
+let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
 /// Writes every byte, retrying short writes and EINTR. Returns false on failure.
 @discardableResult

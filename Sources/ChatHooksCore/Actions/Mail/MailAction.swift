@@ -12,18 +12,18 @@ public struct MailAction: Action {
     }
 
     public func run(_ event: AcceptedEvent) throws(ActionError) -> ActionOutcome {
-        let message = compose(event)
+        let message = compose(event).bytes
         let recipients = settings.to.map { $0.address }
         let envelope = MailEnvelope(sendmail: settings.sendmail, sender: settings.envelopeSender,
                                     recipients: recipients, timeout: settings.timeout)
         let failure: String
-        switch envelope.send(message.bytes) {
+        switch envelope.send(message) {
         case .success: return .done
         case .failure(let reason): failure = reason
         }
         let name = "\(event.record.requestID)-\(index)"
         do {
-            try MailSpool(directory: settings.spool).store(name: name, envelope: envelope, message: message.bytes)
+            try MailSpool(directory: settings.spool).store(name: name, envelope: envelope, message: message)
         } catch {
             throw ActionError(message: "mail could not be sent (\(failure)) nor spooled",
                               detail: "mail \(name): \(failure); spooling failed: \(error)")
@@ -102,11 +102,10 @@ enum TemplateContext {
             context.append("parameters", .array(pairs))
         }
         // The form's agreements, true or false as JSON or as strings, in words.
+        // (Read as the form's validation reads them; anything else gets no words.)
         for key in ["agree_optin", "agree_privacy_policy"] {
-            guard let v = context[key], context[key + "_text"] == nil else { continue }
-            let yes = v == .bool(true) || v.stringValue?.trimmingASCIISpaces.equalsIgnoringASCIICase("true") == true
-            let no = v == .bool(false) || v.stringValue?.trimmingASCIISpaces.equalsIgnoringASCIICase("false") == true
-            if yes || no { context.append(key + "_text", .string(yes ? "はい" : "いいえ")) }
+            guard context[key + "_text"] == nil, let yes = (try? FieldReader(context).bool(key)) ?? nil else { continue }
+            context.append(key + "_text", .string(yes ? "はい" : "いいえ"))
         }
         return .object(context)
     }

@@ -92,7 +92,7 @@ public struct MailSpool {
               let sendmail = meta["sendmail"]?.stringValue, let sender = meta["sender"]?.stringValue,
               let recipients = meta["recipients"]?.arrayValue?.compactMap(\.stringValue), !recipients.isEmpty
         else { return nil }
-        let timeout = meta["timeout"]?.scalarText.flatMap { Int($0) } ?? 30
+        let timeout = meta["timeout"]?.scalarText.flatMap { Int($0) } ?? ActionSettings.defaultTimeout
         return (MailEnvelope(sendmail: sendmail, sender: sender, recipients: recipients, timeout: timeout),
                 Array(bytes[(newline + 1)...]))
     }
