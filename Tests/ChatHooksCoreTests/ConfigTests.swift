@@ -277,3 +277,25 @@ final class TemporaryDirectory {
         #expect(all.last?.payload["msg"]?.stringValue?.count == 399)
     }
 }
+
+@Suite struct CheckTests {
+    /// Missing programs are reported by `check` (with the action's key path),
+    /// and never looked for while a request decodes the config.
+    @Test func checkNamesProgramsThatAreNotExecutable() throws {
+        let text = """
+        { chatdealer: { auth: { header: "X-T", tokens: ["a-long-enough-token-123"] }, events: { form: { actions: [
+            { type: "append", path: "data/x.jsonl" },
+            { type: "command", argv: ["/no/such/program"] },
+            { type: "mail", to: "a@example.jp", from: "b@example.jp", sendmail: "/no/such/sendmail" },
+            { type: "command", argv: ["/bin/true"] },
+        ] } } } }
+        """
+        let config = try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", environment: { _ in nil })
+        #expect(!config.warnings.contains { $0.contains("not an executable") })
+        #expect(CLI.executableWarnings(config) == [
+            "chatdealer.events.form.actions[1].argv[0]: /no/such/program is not an executable file (yet)",
+            "chatdealer.events.form.actions[2].sendmail: /no/such/sendmail is not an executable file; mail will be spooled until it is",
+        ])
+        #expect(CLI.describe(config).contains("warning: chatdealer.events.form.actions[2].sendmail"))
+    }
+}

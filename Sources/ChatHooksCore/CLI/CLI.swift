@@ -116,8 +116,33 @@ public enum CLI {
                 out += n == 0 ? "; reply 400 \"\(sp.dataset.emptyMessage)\"\n" : "; reply \(n) static value\(n == 1 ? "" : "s") (\(sp.dataset.staticEntries.prefix(3).map(\.key).joined(separator: ", "))\(n > 3 ? ", …" : ""))\n"
             }
         }
-        for w in config.warnings { out += "warning: \(w)\n" }
+        for w in config.warnings + executableWarnings(config) { out += "warning: \(w)\n" }
         return out
+    }
+
+    /// Programs the actions would run that are not executable (yet). Checked
+    /// here, for `check`, not while decoding: decoding runs on every CGI
+    /// request, and these are only advice.
+    static func executableWarnings(_ config: Config) -> [String] {
+        var lists: [(String, [ActionSettings])] = []
+        for event in ChatDealerEvent.allCases {
+            if let settings = config.chatdealer?.events[event] { lists.append(("chatdealer.events.\(event.rawValue).actions", settings.actions)) }
+        }
+        if let sp = config.spalo { lists.append(("spalo.actions", sp.actions)) }
+        var warnings: [String] = []
+        for (path, actions) in lists {
+            for (i, action) in actions.enumerated() {
+                switch action {
+                case .mail(let m) where access(m.sendmail, X_OK) != 0:
+                    warnings.append("\(path)[\(i)].sendmail: \(m.sendmail) is not an executable file; mail will be spooled until it is")
+                case .command(let c) where access(c.argv[0], X_OK) != 0:
+                    warnings.append("\(path)[\(i)].argv[0]: \(c.argv[0]) is not an executable file (yet)")
+                default:
+                    break
+                }
+            }
+        }
+        return warnings
     }
 
     static func actionsText(_ actions: [ActionSettings]) -> String {

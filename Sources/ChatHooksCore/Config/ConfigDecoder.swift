@@ -179,7 +179,6 @@ enum ConfigDecoder {
         }
         // No PATH search: the program is a path, relative to the config's folder.
         argv[0] = Files.resolve(program, against: r.directory)
-        if access(argv[0], X_OK) != 0 { r.warnings.append("\(at).argv[0]: \(argv[0]) is not an executable file (yet)") }
         let timeout = r.integer(c, "timeout", at, range: 1...300) ?? ActionSettings.defaultTimeout
         var environment: [String: String] = [:]
         if let env = r.object(c["env"], at + ".env", allowed: c["env"]?.objectValue?.keys ?? []) {

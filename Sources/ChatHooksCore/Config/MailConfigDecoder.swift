@@ -27,9 +27,6 @@ enum MailConfigDecoder {
         let subject = template(m, "subject", at, default: DefaultTemplates.subject(for: event), reader: &r)
         let body = template(m, "body", at, default: DefaultTemplates.body(for: event), reader: &r)
         let sendmail = Files.resolve(r.string(m, "sendmail", at) ?? "/usr/sbin/sendmail", against: r.directory)
-        if access(sendmail, X_OK) != 0 {
-            r.warnings.append("\(at).sendmail: \(sendmail) is not an executable file; mail will be spooled until it is")
-        }
         let timeout = r.integer(m, "timeout", at, range: 1...300) ?? ActionSettings.defaultTimeout
         let spool = Files.resolve(r.string(m, "spool", at) ?? "data/spool", against: r.directory)
         let replyToItem = r.string(m, "replyToItem", at)
