@@ -155,7 +155,12 @@ func decodeBase64(_ s: String) -> [UInt8] {
     }
 
     @Test func theChildInheritsNoOtherDescriptor() throws {
-        let fd = open("/dev/null", O_RDONLY)  // not close-on-exec
+        // Not close-on-exec, and at a number no child opens for itself (3 could
+        // be the descriptor `ls` uses to read /proc/self/fd).
+        let opened = open("/dev/null", O_RDONLY)
+        let fd = dup2(opened, 100)
+        close(opened)
+        #expect(fd == 100)
         defer { close(fd) }
         let r = try Subprocess(argv: ["/bin/sh", "-c", "ls /proc/self/fd"], environment: [:], timeoutSeconds: 10).run()
         let open = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }

@@ -1,5 +1,10 @@
 """The `site` fixture; the helpers live in cgi_site.py."""
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # cgi_reply
 
 from cgi_site import BIN_DIR, Site
 

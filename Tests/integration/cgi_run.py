@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cgi_reply import parse_cgi
 from stack import REPO
 
 BIN = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
@@ -15,10 +16,7 @@ TIMEOUT = 60
 
 class Reply:
     def __init__(self, stdout, stderr):
-        head, _, self.body = stdout.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        self.status = int(lines[0].split()[1])
-        self.headers = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        self.status, _, self.headers, self.body = parse_cgi(stdout)
         self.stderr = stderr.decode(errors="replace")
 
     @property
