@@ -84,6 +84,24 @@ import Testing
         #expect(spooled.contains("\(record.requestID).1@"))
     }
 
+    /// The journal's times read back (replay): what `rfc3339` writes round-trips,
+    /// and nothing malformed is taken for a time.
+    @Test func rfc3339ReadsBackWhatIsWrittenAndNothingElse() throws {
+        for seconds in [0, 1_700_000_000, 1_234_567_890] {
+            let t = Timestamp(seconds: seconds, nanoseconds: 123_000_000)
+            let back = try #require(Timestamp(rfc3339: t.rfc3339))
+            #expect(back.seconds == seconds && back.nanoseconds == 123_000_000, "\(t.rfc3339)")
+        }
+        #expect(Timestamp(rfc3339: "2023-11-15T07:13:20+09:00")?.seconds == 1_700_000_000)
+        #expect(Timestamp(rfc3339: "2023-11-14T22:13:20Z")?.seconds == 1_700_000_000)
+        #expect(Timestamp(rfc3339: "2023-11-14T22:13:20.5Z")?.nanoseconds == 500_000_000)
+        #expect(Timestamp(rfc3339: "2023-11-14T18:43:20.000-03:30")?.seconds == 1_700_000_000)
+        for bad in ["2023-11-14T22:13:20", "2023-11-14T22:13:20.123", "2023-11X14T22:13:20Z", "2023-11-14T22-13:20Z",
+                    "2023-11-14T22:13:20+0900", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zx", "2023-11-14 22:13:20Z", ""] {
+            #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func requestIDsAreULIDsInTimeOrder() {
         let a = RequestID.make(at: Timestamp(seconds: 1_700_000_000, nanoseconds: 0))
         let b = RequestID.make(at: Timestamp(seconds: 1_700_000_001, nanoseconds: 0))

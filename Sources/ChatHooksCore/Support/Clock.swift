@@ -62,6 +62,49 @@ public struct Timestamp: Sendable {
     }
 }
 
+extension Timestamp {
+    /// Parses what `rfc3339` writes: `2026-11-22T22:10:05.123+09:00`, or with
+    /// `Z`; the fraction may be left out or longer. Anything else is nil: a
+    /// time without its offset is refused, not taken as UTC.
+    init?(rfc3339 s: String) {
+        let b = Array(s.utf8)
+        func at(_ i: Int, _ c: Character) -> Bool { i < b.count && b[i] == c.asciiValue! }
+        guard b.count >= 20, at(4, "-"), at(7, "-"), at(10, "T"), at(13, ":"), at(16, ":") else { return nil }
+        let num = { (r: Range<Int>) in decimal(b, r) }
+        guard let year = num(0..<4), let month = num(5..<7), let day = num(8..<10),
+              let hour = num(11..<13), let minute = num(14..<16), let second = num(17..<19) else { return nil }
+        var i = 19
+        var nanos = 0
+        if at(i, ".") {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 {
+                if digits < 9 { nanos = nanos * 10 + Int(b[i] - 0x30); digits += 1 }
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            while digits < 9 { nanos *= 10; digits += 1 }
+        }
+        let offset: Int
+        if at(i, "Z") && i + 1 == b.count {
+            offset = 0
+        } else if i + 6 == b.count, at(i, "+") || at(i, "-"), at(i + 3, ":"),
+                  let h = num((i + 1)..<(i + 3)), let m = num((i + 4)..<(i + 6)) {
+            offset = (h * 60 + m) * 60 * (at(i, "-") ? -1 : 1)
+        } else {
+            return nil
+        }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        self.init(seconds: timegm(&parts) - offset, nanoseconds: nanos)
+    }
+}
+
 /// `value`'s decimal digits, zero-padded on the left to at least `width`
 /// (a negative value gets its sign first).
 func digits(_ value: Int, _ width: Int, into out: inout [UInt8]) {
