@@ -299,3 +299,34 @@ final class TemporaryDirectory {
         #expect(CLI.describe(config).contains("warning: chatdealer.events.form.actions[2].sendmail"))
     }
 }
+
+@Suite struct TextFileTests {
+    /// Secret files and mail template files are read the same way, and each
+    /// problem names the key it comes from.
+    @Test func secretAndTemplateFilesShareTheirChecks() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("token.txt", "a-token-from-a-file-123\r\n")
+        try dir.write("blank.txt", "\n\n")
+        let bad = dir.path + "/latin1.txt"
+        let fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = writeAll(fd, [0x61, 0xE9, 0x0A])
+        close(fd)
+        func problems(_ text: String) -> [String] {
+            do { _ = try ConfigLoader.decode(Array(text.utf8), path: dir.path + "/c.json5", environment: { _ in nil }); return [] }
+            catch { return error.problems }
+        }
+        func auth(_ token: String) -> String {
+            #"{ chatdealer: { auth: { header: "X-T", tokens: ["# + token + #"] }, events: { form: { actions: [ "#
+        }
+        let mail = #"{ type: "mail", to: "a@example.jp", from: "b@example.jp", bodyFile: "latin1.txt" }"#
+        let config = try ConfigLoader.decode(Array((auth(#"{ file: "token.txt" }"#) + "] } } } }").utf8), path: dir.path + "/c.json5",
+                                             environment: { _ in nil })
+        #expect(config.chatdealer?.tokens == ["a-token-from-a-file-123"])
+        #expect(problems(auth(#"{ file: "blank.txt" }"#) + "] } } } }").contains { $0.hasPrefix("chatdealer.auth.tokens[0]: secret file") && $0.hasSuffix("is empty") })
+        #expect(problems(auth(#"{ file: "latin1.txt" }"#) + "] } } } }").contains { $0.hasPrefix("chatdealer.auth.tokens[0]: secret file") && $0.hasSuffix("is not UTF-8 text") })
+        #expect(problems(auth(#""a-long-enough-token-123""#) + mail + "] } } } }").contains {
+            $0.hasPrefix("chatdealer.events.form.actions[0].bodyFile: template") && $0.hasSuffix("is not UTF-8 text") })
+        #expect(problems(auth(#""a-long-enough-token-123""#) + mail.replacingAll("latin1.txt", with: "none.txt") + "] } } } }").contains {
+            $0.hasPrefix("chatdealer.events.form.actions[0].bodyFile: cannot read template") })
+    }
+}

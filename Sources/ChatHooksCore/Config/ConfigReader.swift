@@ -114,25 +114,34 @@ struct ConfigReader {
                 return s
             }
             if let file, env == nil {
-                let full = Files.resolve(file, against: directory)
-                do {
-                    var bytes = try Files.read(full, limit: 64 << 10)
-                    while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
-                    guard !bytes.isEmpty else { problem(path, "secret file \(full) is empty"); return nil }
-                    guard firstInvalidUTF8Offset(bytes) == nil else {
-                        problem(path, "secret file \(full) is not UTF-8 text")
-                        return nil
-                    }
-                    return String(decoding: bytes, as: UTF8.self)
-                } catch {
-                    problem(path, "cannot read secret file: \(error)")
-                    return nil
-                }
+                guard var text = textFile(file, "secret file", limit: 64 << 10, at: path) else { return nil }
+                // By bytes: "\r\n" is one Character, which hasSuffix("\n") does not see.
+                while let last = text.text.utf8.last, last == 0x0A || last == 0x0D { text.text.removeLast() }
+                guard !text.text.isEmpty else { problem(path, "secret file \(text.path) is empty"); return nil }
+                return text.text
             }
             problem(path, "must name exactly one of env or file")
             return nil
         default:
             problem(path, "must be a string or { env: \"NAME\" } or { file: \"path\" }, not \(value.typeName)")
+            return nil
+        }
+    }
+
+    /// A UTF-8 text file named in the config (relative to its folder), with
+    /// its full path; nil, with a problem at `path`, when it cannot be read or
+    /// is not UTF-8. `what` names it in the problem (`secret file`, `template`).
+    mutating func textFile(_ file: String, _ what: String, limit: Int, at path: String) -> (path: String, text: String)? {
+        let full = Files.resolve(file, against: directory)
+        do {
+            let bytes = try Files.read(full, limit: limit)
+            guard firstInvalidUTF8Offset(bytes) == nil else {
+                problem(path, "\(what) \(full) is not UTF-8 text")
+                return nil
+            }
+            return (full, String(decoding: bytes, as: UTF8.self))
+        } catch {
+            problem(path, "cannot read \(what): \(error)")
             return nil
         }
     }

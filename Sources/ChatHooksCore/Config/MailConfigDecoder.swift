@@ -58,19 +58,9 @@ enum MailConfigDecoder {
         }
         if let file = r.string(m, key + "File", at) {
             if m[key] != nil { r.problem("\(at).\(key)File", "give \(key) or \(key)File, not both") }
-            let path = Files.resolve(file, against: r.directory)
-            do {
-                let bytes = try Files.read(path, limit: 1 << 20)
-                guard firstInvalidUTF8Offset(bytes) == nil else {
-                    r.problem("\(at).\(key)File", "\(path) is not UTF-8 text")
-                    return nil
-                }
-                source = String(decoding: bytes, as: UTF8.self)
-                origin = path
-            } catch {
-                r.problem("\(at).\(key)File", "cannot read the template: \(error)")
-                return nil
-            }
+            guard let text = r.textFile(file, "template", limit: 1 << 20, at: "\(at).\(key)File") else { return nil }
+            source = text.text
+            origin = text.path
         }
         do {
             return try Template(source)
