@@ -22,6 +22,10 @@ let leanMetadata: [SwiftSetting] = [
                   "-Xfrontend", "-function-sections"]),
 ]
 
+// libfcgi's accept() goes through our wrapper (Sources/CStartup/accept_timeout.c), which puts a
+// read and write time limit on each FastCGI connection before libfcgi reads from it.
+let wrapAccept: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--wrap=accept"])]
+
 let package = Package(
     name: "chathooks",
     products: (handlers + ["chathooks"]).map { .executable(name: $0, targets: [$0]) },
@@ -32,8 +36,10 @@ let package = Package(
         .target(name: "CStartup"),
         .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI", "CStartup"],
                 swiftSettings: leanMetadata),
-        .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata),
+        .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
+                         linkerSettings: wrapAccept),
         .testTarget(name: "ChatHooksCoreTests", dependencies: ["ChatHooksCore"]),
-    ] + handlers.map { .executableTarget(name: $0, dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata) },
+    ] + handlers.map { .executableTarget(name: $0, dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
+                                      linkerSettings: wrapAccept) },
     swiftLanguageModes: [.v6]
 )

@@ -255,7 +255,10 @@ final class TemporaryDirectory {
     }
 
     /// Journal lines are read back whole across the reader's 64 KiB pieces; a
-    /// line that is not a record is skipped; a last line without a newline counts.
+    /// line that is not a record (a torn fragment ended by the next append, a
+    /// valid JSON line that is not a record) is skipped and the records after
+    /// it are read; a last line without a newline (being written, or torn) is
+    /// not read.
     @Test func journalReaderReadsEveryLineAcrossPieces() throws {
         let dir = try TemporaryDirectory()
         var text = ""
@@ -266,15 +269,18 @@ final class TemporaryDirectory {
             let record = JournalRecord(receivedAt: Timestamp(seconds: 1_700_000_000 + i, nanoseconds: 0), source: "chatdealer",
                                        event: "chat-message", requestID: id, remoteAddress: "127.0.0.1",
                                        payload: JSONObject([.init(key: "msg", value: .string(String(repeating: "あ", count: 100 + i)))]))
-            text += String(decoding: record.line, as: UTF8.self)
+            let line = String(decoding: record.line, as: UTF8.self)
+            text += line
             if i == 150 { text += "not a record\n" }
+            if i == 151 { text += "{\"json\":\"but not a record\"}\n" }
+            if i == 152 { text += String(line.utf8.prefix(77))! + "\n" }  // a torn fragment, ended later
         }
         text.removeLast()  // the last line without its newline
         try dir.write("journal.jsonl", text)
         #expect(text.utf8.count > 3 << 16)
         let all = JournalReader.records(path: dir.path + "/journal.jsonl") { _ in true }
-        #expect(all.map { $0.requestID } == ids)
-        #expect(all.last?.payload["msg"]?.stringValue?.count == 399)
+        #expect(all.map { $0.requestID } == Array(ids.dropLast()))
+        #expect(all.last?.payload["msg"]?.stringValue?.count == 398)
     }
 }
 

@@ -1,7 +1,13 @@
 #ifndef CHATHOOKS_CSTARTUP_H
 #define CHATHOOKS_CSTARTUP_H
 
-/* Nothing to call from Swift: startup.c only replaces two start-up routines of
- * the Swift runtime (see there). A C target needs a public header. */
+/* startup.c replaces two start-up routines of the Swift runtime (see there);
+ * nothing of it is called from Swift. accept_timeout.c puts a time limit on
+ * each FastCGI connection that libfcgi accepts (see there). */
+
+/* The limit, in seconds, for reads and writes on each accepted connection;
+ * 0 for none. Set once, before the first FCGX_Accept_r. */
+void chathooks_set_connection_timeout(int seconds);
+int chathooks_connection_timeout(void);
 
 #endif

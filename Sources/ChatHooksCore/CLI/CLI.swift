@@ -14,6 +14,9 @@ public enum CLI {
         if getenv("GATEWAY_INTERFACE") != nil || getenv("REQUEST_METHOD") != nil || FastCGITransport.isFastCGI() {
             Server.main(.byPath)
         }
+        // replay and retry append and spool too: a file-size limit must make a
+        // write fail, not kill the command halfway.
+        FileSizeLimit.ignoreSignal()
         let args = Array(arguments.dropFirst())
         let defaultConfig = { ConfigLoader.locate(environment: ConfigLoader.processEnvironment) }
         switch args.first {

@@ -101,10 +101,10 @@ struct ConfigReader {
             let env = string(object, "env", path)
             let file = string(object, "file", path)
             if let env, file == nil {
-                // CGI puts the client's request headers in HTTP_* variables: a
-                // secret read from one would be whatever the client sends.
-                guard !env.hasPrefixIgnoringASCIICase("HTTP_") else {
-                    problem(path, "\(env) holds a request header, sent by the client: it cannot hold a secret")
+                // The web server sets these per request, from what the client
+                // sends: a secret read from one would be whatever it says.
+                if let why = RequestVariableNames.clientControlled(env) {
+                    problem(path, "\(env) \(why): it cannot hold a secret (set the secret in a variable of your own, or use { file: … })")
                     return nil
                 }
                 guard let s = environment(env), !s.isEmpty else {

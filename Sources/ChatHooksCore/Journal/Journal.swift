@@ -5,6 +5,15 @@ import Glibc
 /// under an exclusive `flock`, on an `O_APPEND` descriptor, then `fsync`.
 /// A line that cannot be written completely is cut back off, so the file never
 /// holds half a record.
+///
+/// A writer that is killed in the middle of its `write` (SIGKILL, the OOM
+/// killer, a power cut) leaves a fragment with no newline, and never answered
+/// 200 for it. So, under the lock and before every append, the file's last
+/// byte is checked: when it is not a newline, the fragment is ended with one
+/// and kept as a line of its own (every reader reports it by its byte offset
+/// and skips it), the new line starts after it, and stderr says where the
+/// fragment is. Nothing is cut away: the fragment may be the only trace of a
+/// call, and a file the user seeded by hand may simply lack its last newline.
 public struct LineAppender: Sendable {
     public var path: String
     public var fsync: Bool
@@ -16,13 +25,21 @@ public struct LineAppender: Sendable {
 
     public func append(_ line: [UInt8]) throws(SystemError) {
         precondition(line.last == 0x0A, "a journal line ends with a newline")
-        var fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        // Read and write: the last byte is read back before each append.
+        var fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        var readable = true
+        if fd < 0 && errno == EACCES {
+            // A file we may write but not read (set up so by hand): appended
+            // to as before, without the check.
+            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            readable = false
+        }
         var created = false
         if fd < 0 && errno == ENOENT {
             // A new file: its folder's entry must be synced too, or a power
             // cut could lose the file with its first line.
             try Files.makeDirectories(Files.directoryName(path))
-            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             created = true
         }
         guard fd >= 0 else { throw SystemError("open", path: path) }
@@ -35,22 +52,18 @@ public struct LineAppender: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: path) }
         let sizeBefore = st.st_size
-        let written = line.withUnsafeBytes { raw -> Int in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                offset += n
-            }
-            return offset
+        var torn = false
+        if readable && sizeBefore > 0 {
+            var last: UInt8 = 0
+            guard pread(fd, &last, 1, sizeBefore - 1) == 1 else { throw SystemError("read", path: path) }
+            torn = last != 0x0A
         }
-        if written != line.count {
-            let failure = SystemError("write", path: path)
-            _ = ftruncate(fd, sizeBefore)
-            throw failure
+        if torn {
+            // The fragment's newline and the new line in one write.
+            try write(fd, [0x0A] + line, restoring: sizeBefore)
+            TornLine.report(fd: fd, path: path, end: sizeBefore)
+        } else {
+            try write(fd, line, restoring: sizeBefore)
         }
         if fsync {
             guard Glibc.fsync(fd) == 0 else {
@@ -60,6 +73,78 @@ public struct LineAppender: Sendable {
             }
             if created { try Files.syncDirectory(Files.directoryName(path)) }
         }
+    }
+
+    /// Writes every byte, or cuts the file back to `size` and throws (a full
+    /// disk, a file-size limit: `EFBIG` once SIGXFSZ is ignored).
+    private func write(_ fd: Int32, _ bytes: [UInt8], restoring size: off_t) throws(SystemError) {
+        let written = bytes.withUnsafeBytes { raw -> Int in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return -1
+                }
+                offset += n
+            }
+            return offset
+        }
+        if written != bytes.count {
+            let failure = SystemError("write", path: path)
+            _ = ftruncate(fd, size)
+            throw failure
+        }
+    }
+}
+
+/// The note on stderr about a torn line found at the end of a file.
+enum TornLine {
+    /// Finds where the fragment that ends at `end` starts (after the file's
+    /// last newline) and says so, with the request id when the fragment has
+    /// one (a journal line names it near its start).
+    static func report(fd: Int32, path: String, end: off_t) {
+        var start: off_t = 0
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var position = end
+        search: while position > 0 {
+            let from = max(0, position - off_t(chunk.count))
+            let count = Int(position - from)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, from) }
+            guard n == count else { break }
+            var i = count - 1
+            while i >= 0 {
+                if chunk[i] == 0x0A { start = from + off_t(i) + 1; break search }
+                i -= 1
+            }
+            position = from
+        }
+        var head = [UInt8](repeating: 0, count: 256)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, Int(end - start)), start) }
+        let id = n > 0 ? requestID(in: head[0..<n]) : nil
+        logError("\(path): the last line was torn (\(end - start) bytes at byte offset \(start) with no newline: "
+                 + "a writer was killed while writing it, and never answered 200 for it"
+                 + (id.map { "; it names request \($0)" } ?? "")
+                 + "); it was ended with a newline and kept, and the new line follows it")
+    }
+
+    /// The value of `"request_id":"…"` in a journal line's first bytes.
+    static func requestID(in bytes: ArraySlice<UInt8>) -> String? {
+        let key = Array("\"request_id\":\"".utf8)
+        guard bytes.count > key.count else { return nil }
+        var i = bytes.startIndex
+        while i + key.count <= bytes.endIndex {
+            if bytes[i..<(i + key.count)].elementsEqual(key) {
+                let valueStart = i + key.count
+                var j = valueStart
+                // A request id is a ULID: letters and digits only.
+                while j < bytes.endIndex, j - valueStart < 32,
+                      (0x30...0x39).contains(bytes[j]) || (0x41...0x5A).contains(bytes[j]) { j += 1 }
+                return j > valueStart ? String(decoding: bytes[valueStart..<j], as: UTF8.self) : nil
+            }
+            i += 1
+        }
+        return nil
     }
 }
 

@@ -71,7 +71,7 @@ public struct Subprocess {
         // default signal handling (we ignore SIGPIPE, the child must not inherit that).
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for sig in [SIGPIPE, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, sig) }
+        for sig in [SIGPIPE, SIGXFSZ, SIGTERM, SIGINT, SIGHUP] { sigaddset(&defaults, sig) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setpgroup(&attributes, 0)
         // Nothing blocked in the child (the FastCGI loop blocks SIGTERM while serving).

@@ -11,6 +11,7 @@ public enum CGITransport {
     public static func run(_ router: Router) -> Never {
         CrashGuard.install()
         signal(SIGPIPE, SIG_IGN)
+        FileSizeLimit.ignoreSignal()
         Teardown.parking = true
         let request = Request(variables: environment())
         var body = FileDescriptorBodyReader(fd: 0)

@@ -1,4 +1,5 @@
 import CFastCGI
+import CStartup
 import Glibc
 
 /// FastCGI through libfcgi's reentrant `FCGX_*` API, when fd 0 is a listening
@@ -20,8 +21,25 @@ public enum FastCGITransport {
         return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening != 0
     }
 
+    /// How long a connection may stall (no byte to read, or none taken from
+    /// us) before it is dropped: `CHATHOOKS_FASTCGI_TIMEOUT` seconds, else 10.
+    /// The web server sends a buffered request at once (nginx: keep
+    /// `fastcgi_request_buffering on`, the default), so only a broken or
+    /// hostile peer ever waits this long.
+    static let defaultConnectionTimeout: Int32 = 10
+
+    static func connectionTimeout() -> Int32 {
+        guard let text = ConfigLoader.processEnvironment("CHATHOOKS_FASTCGI_TIMEOUT") else { return defaultConnectionTimeout }
+        guard let seconds = Int32(text), (1...3600).contains(seconds) else {
+            logError("FastCGI: CHATHOOKS_FASTCGI_TIMEOUT=\(text) is not a number of seconds from 1 to 3600; using \(defaultConnectionTimeout)")
+            return defaultConnectionTimeout
+        }
+        return seconds
+    }
+
     public static func run(_ router: Router) -> Int32 {
         installSignalHandlers()
+        chathooks_set_connection_timeout(connectionTimeout())
         guard FCGX_Init() == 0 else {
             logError("FastCGI: FCGX_Init failed")
             return 1
@@ -86,6 +104,7 @@ public enum FastCGITransport {
 
     static func installSignalHandlers() {
         signal(SIGPIPE, SIG_IGN)
+        FileSizeLimit.ignoreSignal()
         var stop = sigaction()
         stop.__sigaction_handler.sa_handler = { _ in
             FastCGITransport.stopRequested = 1

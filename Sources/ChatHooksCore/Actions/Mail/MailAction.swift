@@ -80,19 +80,27 @@ public struct MailEnvelope: Sendable, Equatable {
     }
 }
 
-/// What templates see: the payload's fields, plus `event`, `source`,
+/// What templates see: the payload's fields, plus our own `event`, `source`,
 /// `request_id`, `received_at`, `parameters` (a scenario's `{"KEY":"VALUE"}`
 /// objects as `key`/`value` pairs) and `agree_optin_text`,
-/// `agree_privacy_policy_text` (はい/いいえ).
+/// `agree_privacy_policy_text` (はい/いいえ). Our names always win: a payload
+/// that carries a field of one of them (a form posted with its own
+/// `request_id`) cannot change what the mail says about the call. The payload
+/// as received stays reachable whole as `payload` (`{{payload.request_id}}`).
 enum TemplateContext {
+    /// The names the context gives values of its own.
+    static let reserved: Set<String> = ["event", "source", "request_id", "received_at", "parameters",
+                                        "agree_optin_text", "agree_privacy_policy_text", "payload"]
+
     static func make(_ event: AcceptedEvent) -> JSONValue {
-        var context = event.record.payload
         let r = event.record
-        for (k, v) in [("event", r.event), ("source", r.source), ("request_id", r.requestID), ("received_at", r.receivedAt.rfc3339)]
-            where context[k] == nil {
+        var context = JSONObject()
+        for m in r.payload.members where !reserved.contains(m.key) { context.append(m.key, m.value) }
+        for (k, v) in [("event", r.event), ("source", r.source), ("request_id", r.requestID), ("received_at", r.receivedAt.rfc3339)] {
             context.append(k, .string(v))
         }
-        if case .array(let groups)? = context["parameter"], context["parameters"] == nil {
+        context.append("payload", .object(r.payload))
+        if case .array(let groups)? = context["parameter"] {
             var pairs: [JSONValue] = []
             for case .object(let g) in groups {
                 for m in g.members {
@@ -104,7 +112,7 @@ enum TemplateContext {
         // The form's agreements, true or false as JSON or as strings, in words.
         // (Read as the form's validation reads them; anything else gets no words.)
         for key in ["agree_optin", "agree_privacy_policy"] {
-            guard context[key + "_text"] == nil, let yes = (try? FieldReader(context).bool(key)) ?? nil else { continue }
+            guard let yes = (try? FieldReader(context).bool(key)) ?? nil else { continue }
             context.append(key + "_text", .string(yes ? "はい" : "いいえ"))
         }
         return .object(context)

@@ -1,0 +1,69 @@
+import Glibc
+
+/// Reads journal lines back into records: the one reader that `replay` (and
+/// every later reader) goes through, beside the writer (`LineAppender`).
+///
+/// Only lines that end with a newline are read. A last line without one is a
+/// record still being written, or the fragment of a writer that was killed
+/// mid-write: neither was ever answered 200, and the next append ends such a
+/// fragment with a newline (see `LineAppender`). A line that is not a record
+/// (such a fragment, or a line edited by hand) is reported with its line
+/// number and byte offset and skipped; the records around it are read.
+public enum JournalReader {
+    /// The records whose parsed line `select` accepts, in journal order.
+    /// Reads the file in 64 KiB pieces.
+    public static func records(path: String, select: (JSONValue) -> Bool) -> [JournalRecord] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            logError("journal: \(SystemError("open", path: path))")
+            return []
+        }
+        defer { close(fd) }
+        var out: [JournalRecord] = []
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var lineNumber = 0
+        var offset = 0  // of pending's first byte in the file
+        func consume(_ line: ArraySlice<UInt8>, at lineOffset: Int) {
+            lineNumber += 1
+            guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else {
+                logError("journal: \(path) line \(lineNumber) (byte offset \(lineOffset), \(line.count) bytes) is not a journal record"
+                         + " (a line torn by a writer that was killed, or edited by hand); skipped")
+                return
+            }
+            guard select(value) else { return }
+            out.append(record)
+        }
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { logError("journal: \(SystemError("read", path: path))") }
+            if n <= 0 { break }
+            pending += chunk[0..<n]
+            // Every whole line of the chunk, then what is left moved down once.
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: 0x0A) {
+                consume(pending[start..<newline], at: offset + start)
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+            offset += start
+        }
+        if !pending.isEmpty {
+            logError("journal: \(path) ends in \(pending.count) bytes with no newline at byte offset \(offset)"
+                     + " (a record being written, or torn by a writer that was killed); not read")
+        }
+        return out
+    }
+}
+
+extension JournalRecord {
+    /// A record from its journal line.
+    init?(_ value: JSONValue) {
+        guard let at = value["received_at"]?.stringValue, let time = Timestamp(rfc3339: at),
+              let source = value["source"]?.stringValue, let event = value["event"]?.stringValue,
+              let id = value["request_id"]?.stringValue, let payload = value["payload"]?.objectValue else { return nil }
+        self.init(receivedAt: time, source: source, event: event, requestID: id,
+                  remoteAddress: value["remote_addr"]?.stringValue ?? "", payload: payload)
+    }
+}
