@@ -74,6 +74,28 @@ import Testing
         #expect(p.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: HTTP_X_T holds a request header") }, "\(p)")
     }
 
+    /// Every variable the web server sets from the request is refused as a
+    /// secret's source, whatever the client sends in it; a variable of the
+    /// user's own is taken.
+    @Test(arguments: ["QUERY_STRING", "PATH_INFO", "CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_USER", "REMOTE_ADDR",
+                      "AUTH_TYPE", "PATH_TRANSLATED", "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME", "REQUEST_URI",
+                      "DOCUMENT_URI", "HTTPS", "REDIRECT_QUERY_STRING", "REDIRECT_HTTP_X_T", "SSL_CLIENT_S_DN",
+                      "query_string", "Http_X_T"])
+    func aSecretCannotComeFromARequestVariable(name: String) {
+        let p = problems(#"{ chatdealer: { auth: { header: "X-T", tokens: [{ env: "\#(name)" }] }, events: {} } }"#,
+                         env: [name: "whatever-the-client-sends-0123456789"])
+        #expect(p.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: \(name) ") && $0.contains("it cannot hold a secret") }, "\(p)")
+        #expect(!p.joined().contains("whatever-the-client-sends"))
+    }
+
+    @Test func aSecretFromAVariableOfTheUsersOwnIsTaken() {
+        for name in ["CHATHOOKS_TOKEN", "HTTPS_TOKEN", "MY_QUERY_STRING", "PATH_INFO_SECRET"] {
+            let p = problems(#"{ chatdealer: { auth: { header: "X-T", tokens: [{ env: "\#(name)" }] }, events: {} } }"#,
+                             env: [name: "a-long-random-token-0123456789"])
+            #expect(!p.contains { $0.contains("cannot hold a secret") }, "\(name): \(p)")
+        }
+    }
+
     @Test func syntaxErrorsNameLineAndColumn() {
         let p = problems("{\n  journal: { path: \"x\" }\n  spalo: {}\n}")
         #expect(p.count == 1)

@@ -173,3 +173,37 @@ func decodeBase64(_ s: String) -> [UInt8] {
         #expect(r.termination == .exited(0))
     }
 }
+
+@Suite struct TemplateContextTests {
+    func event(_ payload: String) throws -> AcceptedEvent {
+        guard case .object(let object) = try JSONParser.parse(payload) else { throw TemplateContextTestError.notAnObject }
+        return AcceptedEvent(record: JournalRecord(receivedAt: Timestamp(seconds: 1_764_547_200, nanoseconds: 0), source: "chatdealer",
+                                                   event: "form", requestID: "01KBBG7S00REALREQUESTID000", remoteAddress: "192.0.2.1",
+                                                   payload: object))
+    }
+
+    /// A payload cannot change what the mail says about the call: our own
+    /// names win, and the payload's values stay reachable under `payload`.
+    @Test func ourValuesWinOverPayloadFieldsOfTheSameName() throws {
+        let e = try event(#"{"chat_id":"7","request_id":"01FAKE","source":"spoofed","event":"nope","received_at":"1999-01-01","#
+                          + #""parameters":"forged","agree_optin":true,"agree_optin_text":"forged","payload":"inner"}"#)
+        let footer = try Template("{{source}}/{{event}} {{request_id}} {{received_at}} {{agree_optin_text}} {{chat_id}}")
+            .render(TemplateContext.make(e))
+        #expect(footer == "chatdealer/form 01KBBG7S00REALREQUESTID000 \(e.record.receivedAt.rfc3339) はい 7")
+        let theirs = try Template("{{payload.request_id}} {{payload.source}} {{payload.received_at}} {{payload.payload}} {{payload.agree_optin_text}}")
+            .render(TemplateContext.make(e))
+        #expect(theirs == "01FAKE spoofed 1999-01-01 inner forged")
+        #expect(try Template("{{#parameters}}x{{/parameters}}").render(TemplateContext.make(e)) == "")
+    }
+
+    /// The default form mail's footer names the real request, never a forged one.
+    @Test func theDefaultFooterNamesTheRealRequest() throws {
+        let e = try event(#"{"chat_id":"7","visitor_id":"v","request_id":"01FAKE","source":"spoofed","item":[]}"#)
+        let body = try Template(DefaultTemplates.body(for: "form")).render(TemplateContext.make(e))
+        #expect(body.contains("chathooks chatdealer/form 01KBBG7S00REALREQUESTID000"), "\(body)")
+        #expect(!body.contains("01FAKE") && !body.contains("spoofed"))
+    }
+}
+
+enum TemplateContextTestError: Error { case notAnObject }
+
