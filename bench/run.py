@@ -37,6 +37,8 @@ WORK = BENCH / "work"
 BIN = WORK / "bin"
 sys.path.insert(0, str(REPO / "tools"))
 import stack  # noqa: E402  (tools/stack.py: the servers the integration tests start)
+sys.path.insert(0, str(BENCH))
+import callgrind_count  # noqa: E402  (one CGI request under callgrind; shared with Tests/guards/)
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 TOKEN = "bench-token-0123456789abcdef"
@@ -224,14 +226,7 @@ class Program:
         self.key, self.label, self.argv, self.env, self.journal = key, label, [str(a) for a in argv], env, journal
 
     def request_env(self, event, body):
-        route = f"/hooks/chatdealer/{event}"
-        env = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
-               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "REQUEST_METHOD": "POST",
-               "REQUEST_URI": route, "SCRIPT_NAME": route, "CONTENT_TYPE": "application/json",
-               "CONTENT_LENGTH": str(body.stat().st_size), "REMOTE_ADDR": "127.0.0.1",
-               "HTTP_X_CHATHOOKS_TOKEN": TOKEN}
-        env.update(self.env)
-        return env
+        return callgrind_count.request_env(f"/hooks/chatdealer/{event}", body.stat().st_size, TOKEN, self.env)
 
     def argv_for(self, event):
         return [a.replace("{event}", event) for a in self.argv]
@@ -319,15 +314,13 @@ def time_runs(program, event, body, n, section="cgi"):
 
 def instructions(program, event, body, out_file="/dev/null", section="cgi"):
     """Instructions executed by one run, from callgrind's "Collected" total."""
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}"] + program.argv_for(event)
     env = program.request_env(event, body)
-    note(section, argv, {k: env[k] for k in program.env}, stdin=body)
-    with open(body, "rb") as stdin:
-        p = subprocess.run(argv, stdin=stdin, capture_output=True, env=env, timeout=600)
-    m = re.search(rb"Collected : (\d+)", p.stderr)
-    if p.returncode != 0 or not m:
+    note(section, callgrind_count.argv(program.argv_for(event), out_file), {k: env[k] for k in program.env},
+         stdin=body)
+    p = callgrind_count.count(program.argv_for(event), env, body, out_file, timeout=600)
+    if p.returncode != 0 or p.instructions is None:
         sys.exit(f"bench: callgrind of {program.label} failed: {p.stderr.decode(errors='replace')[-800:]}")
-    return int(m.group(1))
+    return p.instructions
 
 
 def summary(rows):

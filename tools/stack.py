@@ -10,7 +10,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ HANDLERS = ["chatdealer-chat-start", "chatdealer-chat-message", "chatdealer-chat
 ROUTES = {h: "/hooks/" + ("spalo/dataset" if h == "spalo-dataset" else "chatdealer/" + h[len("chatdealer-"):])
           for h in HANDLERS}
 START_TIMEOUT = 15  # seconds to wait for a server to listen
+EVIDENCE_ENV = "CHATHOOKS_SECRETS_LOG_DIR"
 
 
 def find(program):
@@ -154,6 +157,8 @@ class Stack:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=10)
         self.procs = []
+        # The journal, spool and server logs, for the secrets check (a no-op outside the tests).
+        keep_evidence(f"stack-{type(self).__name__}", self.site.root, ("data", "logs", "htdocs/chathooks/data"))
 
     def __enter__(self):
         return self.start()
@@ -376,3 +381,63 @@ DocumentRoot {root}/htdocs
 
     def error_log(self):
         return read_tail(self.site.root / "logs" / "error.log", 100_000)
+
+
+# --- Evidence for the secrets check (Tests/zz_secrets) ------------------------------------------
+# Every response, stderr and server log the tests see is recorded under one
+# folder per pytest session, so that the last test can grep it all for every
+# configured secret. Outside pytest (make run) nothing is recorded unless
+# $CHATHOOKS_SECRETS_LOG_DIR is set.
+
+_evidence_count = 0
+
+
+def evidence_dir():
+    """$CHATHOOKS_SECRETS_LOG_DIR, else (under pytest) a folder made once per
+    session and put there; None when neither."""
+    folder = os.environ.get(EVIDENCE_ENV)
+    if not folder:
+        if "pytest" not in sys.modules:
+            return None
+        folder = tempfile.mkdtemp(prefix="chathooks-evidence-")
+        os.environ[EVIDENCE_ENV] = folder
+    return Path(folder)
+
+
+def _evidence_path(kind):
+    global _evidence_count
+    folder = evidence_dir()
+    if folder is None:
+        return None
+    _evidence_count += 1
+    path = folder / kind / f"{os.getpid()}-{_evidence_count:06d}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    with open(folder / "index.tsv", "a", encoding="utf-8") as index:
+        index.write(f"{os.getpid()}\t{kind}\t{path.relative_to(folder)}\t{test}\n")
+    return path
+
+
+def record_evidence(kind, data):
+    """Keeps `data` (bytes or text: a response, a stderr) for the secrets check."""
+    path = _evidence_path(kind)
+    if path is not None:
+        path.write_bytes(data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape"))
+
+
+def keep_evidence(kind, folder, subfolders=("data", "logs")):
+    """Copies the regular files under `folder`/<subfolder> (journals, spools,
+    server logs) before a temporary folder is removed."""
+    target = _evidence_path(kind)
+    if target is None:
+        return
+    for sub in subfolders:
+        base = Path(folder) / sub
+        for dirpath, _, files in os.walk(base):
+            for name in files:
+                source = Path(dirpath) / name
+                if source.is_file() and not source.is_symlink():
+                    dest = target / source.relative_to(folder)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, dest)
+    target.mkdir(parents=True, exist_ok=True)

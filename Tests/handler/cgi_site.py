@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cgi_reply import parse_cgi
+from stack import record_evidence  # every response and stderr, for Tests/zz_secrets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO_ROOT / ".build" / "release")
@@ -142,6 +143,8 @@ class Site:
 
     @staticmethod
     def result(returncode, out, err) -> Result:
+        record_evidence("cgi-stdout", out)
+        record_evidence("cgi-stderr", err)
         status, reason, headers, body = parse_cgi(out)
         return Result(returncode, status, reason, headers, body, out, err.decode("utf-8", "replace"))
 

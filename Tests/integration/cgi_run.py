@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from cgi_reply import parse_cgi
-from stack import REPO
+from stack import REPO, record_evidence
 
 BIN = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
 TOKEN = "action-token-0123456789abcdef"
@@ -16,6 +16,8 @@ TIMEOUT = 60
 
 class Reply:
     def __init__(self, stdout, stderr):
+        record_evidence("cgi-stdout", stdout)  # for Tests/zz_secrets
+        record_evidence("cgi-stderr", stderr)
         self.status, _, self.headers, self.body = parse_cgi(stdout)
         self.stderr = stderr.decode(errors="replace")
 
@@ -57,8 +59,11 @@ class CGISite:
         handlers (secrets named by `{ env: … }` must be there too)."""
         env = {"PATH": "/usr/bin:/bin", **self.extra_env}
         extra = [str(self.config)] if args[0] == "retry" else []
-        return subprocess.run([str(self.bin / "chathooks"), *args, *extra], env=env,
+        done = subprocess.run([str(self.bin / "chathooks"), *args, *extra], env=env,
                               capture_output=True, text=True, timeout=TIMEOUT)
+        record_evidence("cli-stdout", done.stdout)  # for Tests/zz_secrets
+        record_evidence("cli-stderr", done.stderr)
+        return done
 
     def journal_lines(self):
         path = self.root / "data" / "journal.jsonl"

@@ -12,7 +12,21 @@ import bcrypt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
-from stack import REPO, Site  # noqa: E402
+from stack import REPO, Site, record_evidence  # noqa: E402
+import webclient  # noqa: E402
+
+_post = webclient.post
+
+
+def _recorded_post(*args, **kw):
+    """webclient.post, with every response kept for Tests/zz_secrets (the test
+    modules import `post` after this conftest has run)."""
+    reply = _post(*args, **kw)
+    record_evidence("http-response", "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items()).encode() + b"\r\n" + reply.body)
+    return reply
+
+
+webclient.post = _recorded_post
 
 TOKEN = "integration-token-0123456789"
 SECRET = "integration-client-secret"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TOKEN, config_text, sample
-from stack import dist_tarball
+from stack import dist_tarball, keep_evidence, record_evidence
 
 MAX_UNPACKED = 25 * 1024 * 1024
 
@@ -38,6 +38,7 @@ def chroot_site():
         folder = root / "chathooks"
         (folder / "chathooks.json5").write_text(config_text(), encoding="utf-8")
         yield root, folder
+        keep_evidence("dist-chroot", folder)  # its journal, for Tests/zz_secrets
 
 
 def readelf(path, flag):
@@ -62,7 +63,10 @@ def run_in_chroot(root, argv, env, body=b"", proc=True):
     unshare = [shutil.which("unshare") or "/usr/bin/unshare"] + ([] if os.geteuid() == 0 else ["-r"])
     mount_proc = [f"--mount-proc={root}/proc"] if proc else []
     argv = unshare + ["--mount", "--pid", "--fork"] + mount_proc + [chroot, str(root)] + argv
-    return subprocess.run(argv, input=body, env=env, capture_output=True, timeout=10)
+    done = subprocess.run(argv, input=body, env=env, capture_output=True, timeout=10)
+    record_evidence("cgi-stdout", done.stdout)  # for Tests/zz_secrets
+    record_evidence("cgi-stderr", done.stderr)
+    return done
 
 
 @pytest.mark.parametrize("handler", ["chatdealer-chat-start", "chatdealer-chat-end", "chatdealer-form", "spalo-dataset"])
