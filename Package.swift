@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // One shared core, one thin executable per event, and the `chathooks` admin CLI.
@@ -26,6 +27,10 @@ let leanMetadata: [SwiftSetting] = [
 // read and write time limit on each FastCGI connection before libfcgi reads from it.
 let wrapAccept: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--wrap=accept"])]
 
+// `chathooks --version` (Sources/CStartup/build_info.c): the VERSION file, read when the package is.
+let version = ((try? String(contentsOfFile: Context.packageDirectory + "/VERSION", encoding: .utf8)) ?? "unknown")
+    .trimmingCharacters(in: .whitespacesAndNewlines)
+
 let package = Package(
     name: "chathooks",
     products: (handlers + ["chathooks"]).map { .executable(name: $0, targets: [$0]) },
@@ -33,7 +38,7 @@ let package = Package(
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
         // Replaces the Swift runtime's argv lookup (a parse of /proc/self/maps before main).
-        .target(name: "CStartup"),
+        .target(name: "CStartup", cSettings: [.define("CHATHOOKS_VERSION", to: "\"\(version)\"")]),
         .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI", "CStartup"],
                 swiftSettings: leanMetadata),
         .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,

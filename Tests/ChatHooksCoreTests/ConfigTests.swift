@@ -22,7 +22,7 @@ import Testing
     """
 
     func decode(_ text: String, env: [String: String] = [:]) throws(ConfigError) -> Config {
-        try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", environment: { env[$0] })
+        try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", strict: true, environment: { env[$0] })
     }
 
     func problems(_ text: String, env: [String: String] = [:]) -> [String] {
@@ -138,7 +138,7 @@ import Testing
         let text = #"{ spalo: { webhookKey: { file: "secret.txt" }, clientSecret: { file: "missing.txt" } } }"#
         let path = dir.path + "/chathooks.json5"
         do {
-            _ = try ConfigLoader.decode(Array(text.utf8), path: path, environment: { _ in nil })
+            _ = try ConfigLoader.decode(Array(text.utf8), path: path, strict: true, environment: { _ in nil })
             Issue.record("accepted a missing secret file")
         } catch {
             #expect(error.problems.count == 1)
@@ -163,7 +163,83 @@ import Testing
             Issue.record("loaded")
         } catch {
             #expect(error.description.contains("no configuration file here"))
+            #expect(error.kind == .missing)
         }
+    }
+
+    /// A problem inside one sender's block stops that sender only (receivers
+    /// load leniently); one outside both blocks stops every receiver; the
+    /// admin commands (strict) refuse both.
+    @Test func aBrokenSenderBlockStopsThatSenderOnly() throws {
+        let text = #"{ chatdealer: { auth: { header: "X-T", tokens: ["a-long-random-token-0123"] }, events: { form: {} } },"#
+            + #" spalo: { webhookKey: "K", clientSecret: "change-me-to-your-client-secret", dataset: { statc: [] } } }"#
+        let c = try ConfigLoader.decode(Array(text.utf8), path: "/etc/c.json5", environment: { _ in nil })
+        #expect(c.chatdealerProblems.isEmpty)
+        #expect(c.spaloProblems.count == 2)
+        #expect(c.spaloProblems.contains { $0.hasPrefix("spalo.clientSecret: still the example's placeholder") })
+        #expect(c.spaloProblems.contains { $0.hasPrefix("spalo.dataset.statc: unknown key") })
+        #expect(throws: ConfigError.self) { try ConfigLoader.decode(Array(text.utf8), path: "/etc/c.json5", strict: true, environment: { _ in nil }) }
+        let broken = text.replacingFirst("chatdealer: { auth", with: "chatdealer: { ath: {}, auth")
+        let d = try ConfigLoader.decode(Array(broken.utf8), path: "/etc/c.json5", environment: { _ in nil })
+        #expect(d.chatdealerProblems.count == 1 && d.spaloProblems.count == 2)
+        #expect(d.chatdealerProblems.first?.hasPrefix("chatdealer.ath: unknown key") == true)
+        let global = "{ journal: { pth: 1 }," + text.dropFirst()
+        #expect(throws: ConfigError.self) { try ConfigLoader.decode(Array(global.utf8), path: "/etc/c.json5", environment: { _ in nil }) }
+    }
+
+    /// The shipped example is refused as it is, every placeholder named, and
+    /// accepted once each is replaced.
+    @Test func theShippedExampleIsRefusedUntilEveryPlaceholderIsReplaced() throws {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let example = "/" + path + "/examples/chathooks.json5"
+        let text = String(decoding: try Files.read(example), as: UTF8.self)
+        do {
+            _ = try ConfigLoader.decode(Array(text.utf8), path: example, strict: true, environment: { _ in nil })
+            Issue.record("the example was accepted with its placeholders")
+        } catch {
+            #expect(error.problems.count == 3, "\(error.problems)")
+            for key in ["chatdealer.auth.tokens[0]", "spalo.webhookKey", "spalo.clientSecret"] {
+                #expect(error.problems.contains { $0.hasPrefix(key + ": still the example's placeholder") }, "\(key)")
+            }
+        }
+        let filled = text.replacingFirst("change-me-to-a-long-random-token", with: "0123456789abcdef0123456789abcdef")
+            .replacingFirst("change-me-to-your-webhook-key", with: "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678")
+            .replacingFirst("change-me-to-your-client-secret", with: "a-client-secret")
+        _ = try ConfigLoader.decode(Array(filled.utf8), path: example, strict: true, environment: { _ in nil })
+    }
+
+    /// A syntax error says what it most likely is, for a file edited in a
+    /// Japanese editor.
+    @Test(arguments: [
+        ([0x7B, 0x20, 0x6A, 0x6F, 0x75, 0x72, 0x6E, 0x61, 0x6C, 0x3A, 0x20, 0x7B, 0x20, 0x70, 0x61, 0x74, 0x68, 0x3A, 0x20, 0x22]
+            + [0x83, 0x65, 0x83, 0x58, 0x83, 0x67] + [0x22, 0x20, 0x7D, 0x20, 0x7D] as [UInt8], "looks like Shift_JIS: save it as UTF-8"),
+        (Array("{ journal: { path: \u{201C}x\u{201D} } }".utf8), "curly or full-width quotes \u{201C}: use straight quotes"),
+        (Array("{ journal\u{FF1A} { path: \"x\" } }".utf8), "the full-width \u{FF1A}: use the ASCII :"),
+        (Array("{ journal: { path: \"x\"\u{FF0C} fsync: true } }".utf8), "the full-width \u{FF0C}: use the ASCII ,"),
+    ])
+    func syntaxErrorsSayWhatTheyMostLikelyAre(bytes: [UInt8], hint: String) {
+        do {
+            _ = try ConfigLoader.decode(bytes, path: "/etc/c.json5", environment: { _ in nil })
+            Issue.record("accepted")
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems[0].hasPrefix("syntax error at line 1"), "\(error.problems)")
+            #expect(error.problems[0].contains(hint), "\(error.problems)")
+        }
+    }
+
+    /// Several problems on one log line, each numbered, no newline in it.
+    @Test func problemsReadWellOnOneLogLine() {
+        let e = ConfigError(path: "/c.json5", problems: ["a: x", "b: y"])
+        #expect(e.logLine == "/c.json5: 2 problems: (1) a: x; (2) b: y")
+        #expect(e.description == "/c.json5: a: x\n/c.json5: b: y")
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let r = range(of: target) else { return self }
+        return replacingCharacters(in: r, with: replacement)
     }
 }
 
@@ -204,7 +280,7 @@ final class TemporaryDirectory {
 @Suite struct ReviewedEdgeTests {
     func problems(_ text: String, env: [String: String] = [:]) -> [String] {
         do {
-            _ = try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", environment: { env[$0] })
+            _ = try ConfigLoader.decode(Array(text.utf8), path: "/etc/chathooks/chathooks.json5", strict: true, environment: { env[$0] })
             return []
         } catch {
             return error.problems
@@ -340,7 +416,7 @@ final class TemporaryDirectory {
         _ = writeAll(fd, [0x61, 0xE9, 0x0A])
         close(fd)
         func problems(_ text: String) -> [String] {
-            do { _ = try ConfigLoader.decode(Array(text.utf8), path: dir.path + "/c.json5", environment: { _ in nil }); return [] }
+            do { _ = try ConfigLoader.decode(Array(text.utf8), path: dir.path + "/c.json5", strict: true, environment: { _ in nil }); return [] }
             catch { return error.problems }
         }
         func auth(_ token: String) -> String {

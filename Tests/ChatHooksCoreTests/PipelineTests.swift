@@ -111,15 +111,31 @@ import Testing
     }
 
     @Test func notConfiguredIsA503AndNeverOpen() throws {
-        let missing = ConfigError(path: "/x", problems: ["no configuration file here"])
+        let missing = ConfigError(path: "/x", problems: ["no configuration file here"], kind: .missing)
         let r = run(body: Self.valid, config: .failed(missing))
         #expect(r.status == 503)
         #expect(try JSONParser.parse(r.body)["error"] == .string("not_configured"))
+        // An invalid file says so, and nothing of its problems.
+        let invalid = ConfigError(path: "/x", problems: ["spalo.webhookKey: still the example's placeholder"])
+        let i = run(body: Self.valid, config: .failed(invalid))
+        #expect(i.status == 503)
+        #expect(try JSONParser.parse(i.body)["error"] == .string("invalid_config"))
+        #expect(try JSONParser.parse(i.body)["message"]?.stringValue?.hasPrefix("the configuration file is invalid") == true)
+        #expect(!String(decoding: i.body, as: UTF8.self).contains("webhookKey"))
+        // A problem in SPALO's block does not stop Chat Dealer's receivers, and stops SPALO's.
+        var spaloBroken = config
+        spaloBroken.spaloProblems = ["spalo.clientSecret: still the example's placeholder"]
+        #expect(run(body: Self.valid, config: .loaded(spaloBroken)).status == 200)
+        var chatdealerBroken = config
+        chatdealerBroken.chatdealerProblems = ["chatdealer.events.form.actions[0].to: is required"]
+        let b = run(body: Self.valid, config: .loaded(chatdealerBroken))
+        #expect(b.status == 503)
+        #expect(try JSONParser.parse(b.body)["error"] == .string("invalid_config"))
         // An event missing from the config's events is not received either.
         var partial = config
         partial.chatdealer?.events[.form] = nil
         #expect(run(.chatdealer(.form), body: Array(VendorSamples.form.utf8), config: .loaded(partial)).status == 503)
-        #expect(journalLines.isEmpty)
+        #expect(journalLines.count == 1)  // the one SPALO's broken block did not stop
     }
 
     @Test func journalFailureIsA500AndRunsNothing() throws {

@@ -295,14 +295,15 @@ def test_missing_config_is_503_with_a_clear_log_line(site):
 def test_config_syntax_error_is_503_naming_line_and_column(site):
     site.write_config('{\n  journal: { path: "j.jsonl" }\n  limits: {}\n}\n')
     result = site.run("chatdealer-chat-start", SAMPLES["chat-start"])
-    assert_error(site, result, 503, "not_configured")
+    assert_error(site, result, 503, "invalid_config", "the configuration file is invalid")
     assert "syntax error at line 3, column 3" in result.stderr
     assert not (site.root / "j.jsonl").exists()
 
 
 def test_unset_token_variable_is_503_and_secrets_stay_out_of_logs(site):
     result = site.run("chatdealer-chat-start", SAMPLES["chat-start"], drop=["CD_TOKEN2"])
-    assert_error(site, result, 503, "not_configured")
+    assert_error(site, result, 503, "invalid_config", "the configuration file is invalid")
+    assert "CD_TOKEN2" not in result.body.decode()
     assert "CD_TOKEN2 is not set" in result.stderr
     assert TOKEN1 not in result.stderr + result.stdout.decode()
 
@@ -337,14 +338,22 @@ def spalo_body(secret_hash=None, **changes):
     return {k: v for k, v in body.items() if v is not DELETE}
 
 
-def assert_spalo_text(site, result, status, *parts, journal_before=()):
+SPALO_ERROR_TEXT = "ただいまデータを取得できません。しばらくしてからもう一度お試しください。"
+
+
+def assert_spalo_text(site, result, status, *parts, journal_before=(), text=SPALO_ERROR_TEXT):
+    """A refused SPALO call: SPALO's text form, whose text (shown to the person
+    chatting with the bot) says nothing of the cause; the cause, in `parts`,
+    is in the error log, and the error code in X-Chathooks-Error."""
     assert result.returncode == 0, result.stderr
     assert result.status == status, result.body
     assert result.headers["content-type"].startswith("application/json")
     body = result.json
-    assert list(body) == ["type", "text"] and body["type"] == "text"
+    assert body == {"type": "text", "text": text}
+    assert re.fullmatch(r"[a-z_]+", result.headers["x-chathooks-error"])
     for part in parts:
-        assert part in body["text"], body["text"]
+        assert part in result.stderr, result.stderr
+    assert f"{status} {result.headers['x-chathooks-error']}" in result.stderr
     assert site.journal_lines() == list(journal_before)
     return body
 
@@ -435,8 +444,16 @@ SPALO_TRANSPORT = [
     ("invalid-json", {}, b'{"webhookKey": ', 400, ["not valid JSON", "line 1, column 16"]),
     ("too-large", {"length": "99999999999999999999999"}, b"", 413, ["4096"]),
     ("no-length", {"drop": ["CONTENT_LENGTH"], "length": None}, b"{}", 411, ["Content-Length"]),
-    ("no-config", {"extra": {"CHATHOOKS_CONFIG": "/nonexistent/chathooks.json5"}}, b"{}", 503, ["not configured"]),
+    ("no-config", {"extra": {"CHATHOOKS_CONFIG": "/nonexistent/chathooks.json5"}}, b"{}", 503, ["no configuration file"]),
 ]
+
+
+def test_spalo_error_text_is_configurable_and_reveals_nothing(site):
+    site.write_config(site.config_path.read_text(encoding="utf-8").replace(
+        "spalo: {", 'spalo: {\n    errorText: "只今ご利用いただけません。",'))
+    result = site.run("spalo-dataset", spalo_body(webhookKey="0" * 40))
+    assert_spalo_text(site, result, 401, "webhookKey does not match", text="只今ご利用いただけません。")
+    assert result.headers["x-chathooks-error"] == "unauthorized"
 
 
 @pytest.mark.parametrize("kw,body,status,parts", [t[1:] for t in SPALO_TRANSPORT], ids=[t[0] for t in SPALO_TRANSPORT])

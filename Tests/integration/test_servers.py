@@ -88,7 +88,8 @@ def test_spalo_errors_keep_spalo_form(stack):
     body = dict(sample("spalo-dataset"), webhookKey="WRONG")
     r = post(stack.url("spalo-dataset"), body, headers("spalo-dataset"))
     assert r.status == 401
-    assert r.json == {"type": "text", "text": "webhookKey does not match"}
+    assert r.json == {"type": "text", "text": "ただいまデータを取得できません。しばらくしてからもう一度お試しください。"}
+    assert r.headers["x-chathooks-error"] == "unauthorized"
 
 
 def test_short_urls_through_the_bundles_rewrite_rule():

@@ -10,4 +10,9 @@
 void chathooks_set_connection_timeout(int seconds);
 int chathooks_connection_timeout(void);
 
+/* build_info.c: the version and the linked C libraries' versions. */
+const char *chathooks_version(void);
+const char *chathooks_libfcgi_version(void);
+const char *chathooks_libxcrypt_version(void);
+
 #endif

@@ -1,3 +1,4 @@
+import CStartup
 import Glibc
 
 /// The `chathooks` admin command.
@@ -18,77 +19,65 @@ public enum CLI {
         // write fail, not kill the command halfway.
         FileSizeLimit.ignoreSignal()
         let args = Array(arguments.dropFirst())
-        let defaultConfig = { ConfigLoader.locate(environment: ConfigLoader.processEnvironment) }
-        switch args.first {
+        guard let name = args.first else { usageError(nil, "no command given") }
+        let rest = Array(args.dropFirst())
+        switch name {
         case "check":
-            guard args.count <= 2 else { usage(to: 2) }
-            exit(check(path: args.count == 2 ? args[1] : defaultConfig()))
+            let a = parse(rest, for: .check)
+            exit(check(path: a.config))
         case "retry":
-            guard args.count <= 2 else { usage(to: 2) }
-            exit(withConfig(args.count == 2 ? args[1] : defaultConfig()) { Maintenance.retry(config: $0) })
+            let a = parse(rest, for: .retry)
+            exit(withConfig(a.config) { Maintenance.retry(config: $0) })
         case "replay":
-            var ids: [String] = []
-            var only: String? = nil
-            var path = defaultConfig()
-            var rest = args.dropFirst()
-            while let a = rest.popFirst() {
-                switch a {
-                case "--config": guard let p = rest.popFirst() else { usage(to: 2) }; path = p
-                case "--only":
-                    guard let t = rest.popFirst(), ["append", "mail", "command"].contains(t) else { usage(to: 2) }
-                    only = t
-                default: ids.append(a)
-                }
-            }
-            guard !ids.isEmpty else { usage(to: 2) }
-            exit(withConfig(path) { Maintenance.replay(config: $0, ids: ids, only: only) })
+            let a = parse(rest, for: .replay)
+            exit(withConfig(a.config) { Maintenance.replay(config: $0, ids: a.positionals, only: a.only) })
+        case "--version", "-V", "version":
+            guard rest.isEmpty else { usageError(nil, "--version takes no arguments") }
+            writeAll(1, Array((versionText + "\n").utf8))
+            exit(0)
         case "help", "--help", "-h":
-            usage(to: 1)
-        case nil:
-            usage(to: 2)
+            if let topic = rest.first, let command = Command(rawValue: topic) {
+                writeAll(1, Array(command.help.utf8))
+            } else {
+                writeAll(1, Array(overview.utf8))
+            }
+            exit(0)
         default:
-            print("chathooks: unknown command '\(args[0])'\n", to: &standardError)
-            usage(to: 2)
+            usageError(nil, "unknown command '\(name)'")
         }
     }
 
-    static func usage(to fd: Int32) -> Never {
-        let text = """
-        usage: chathooks check [CONFIG]
-               chathooks retry [CONFIG]
-               chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID...
-          check   validate a configuration and print what each endpoint will do
-          retry   send the mails that are waiting in the spool (safe from cron, and twice at once)
-          replay  run the configured actions again for journaled events
-          (CONFIG defaults to $CHATHOOKS_CONFIG, else chathooks.json5 beside this program)
-
-        Started by a web server, chathooks is every receiver at once, routed by
-        path: as CGI (chathooks.cgi/chatdealer/chat-start) or on a FastCGI socket
-        (/hooks/chatdealer/chat-start). Named after one receiver
-        (chatdealer-form.cgi, spalo-dataset), it is that receiver.
-        """
-        writeAll(fd, Array((text + "\n").utf8))
-        exit(fd == 1 ? 0 : 2)
+    /// `chathooks 0.1.0 (libfcgi 2.4.2, libxcrypt 4.4.33)`: the C libraries
+    /// are linked in, so their versions are this build's.
+    public static var versionText: String {
+        "chathooks \(String(cString: chathooks_version())) (libfcgi \(String(cString: chathooks_libfcgi_version())), "
+            + "libxcrypt \(String(cString: chathooks_libxcrypt_version())))"
     }
 
+    /// Runs `body` on the configuration, which must be valid as a whole: the
+    /// admin commands do not work around a broken block, they name it.
     static func withConfig(_ path: String, _ body: (Config) -> Int32) -> Int32 {
         do {
-            return body(try ConfigLoader.load(path: path))
+            return body(try ConfigLoader.load(path: path, strict: true))
         } catch {
-            writeAll(2, Array("\(error)\n".utf8))
+            writeAll(2, Array("\(error)\n(run: chathooks check \(path))\n".utf8))
             return 2
         }
     }
 
     /// Prints what each endpoint will do, or every problem; returns the exit status.
     public static func check(path: String) -> Int32 {
-        do {
-            let config = try ConfigLoader.load(path: path)
+        // A file that may be downloadable is a problem however valid it is.
+        let exposure = ConfigExposure.checkForCLI(configPath: path).map { "may be downloadable: \($0)" }
+        do throws(ConfigError) {
+            let config = try ConfigLoader.load(path: path, strict: true)
+            guard exposure.isEmpty else { throw ConfigError(path: path, problems: [], kind: .exposed) }
             print(describe(config), terminator: "")
             return 0
         } catch {
-            var out = "\(path): invalid configuration (\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")):\n"
-            for p in error.problems { out += "  - \(p)\n" }
+            let problems = error.problems + exposure
+            var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+            for p in problems { out += "  - \(p)\n" }
             writeAll(2, Array(out.utf8))
             return 1
         }
@@ -152,9 +141,3 @@ public enum CLI {
         actions.isEmpty ? "; no actions" : "; then " + actions.enumerated().map { ActionFactory.make($1, index: $0).summary }.joined(separator: ", then ")
     }
 }
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { writeAll(2, Array(string.utf8)) }
-}
-
-nonisolated(unsafe) var standardError = StandardError()

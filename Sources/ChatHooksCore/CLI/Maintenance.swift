@@ -6,11 +6,21 @@ enum Maintenance {
     /// Sends every spooled mail once; exit 1 when some are still waiting.
     static func retry(config: Config) -> Int32 {
         var failed = 0
-        for directory in spoolDirectories(config) {
+        var sent = 0
+        let directories = spoolDirectories(config)
+        for directory in directories {
             let report = MailSpool(directory: directory).retry()
             for name in report.sent { print("sent \(directory)/\(name)") }
             for name in report.failed { print("still waiting: \(directory)/\(name)") }
             failed += report.failed.count
+            sent += report.sent.count
+        }
+        if directories.isEmpty {
+            print("no mail action is configured: there is no spool")
+        } else if sent == 0 && failed == 0 {
+            print("nothing waiting in the spool (\(directories.joined(separator: ", ")))")
+        } else {
+            print("sent \(sent) mail\(sent == 1 ? "" : "s"); \(failed) still waiting")
         }
         return failed == 0 ? 0 : 1
     }
@@ -27,6 +37,7 @@ enum Maintenance {
     static func replay(config: Config, ids: [String], only: String?) -> Int32 {
         var wanted = Set(ids)
         var status: Int32 = 0
+        var failedEvents = 0
         let found = JournalReader.records(path: config.journal.path) { line in
             guard let id = line["request_id"]?.stringValue, wanted.contains(id) else { return false }
             wanted.remove(id)
@@ -41,6 +52,7 @@ enum Maintenance {
                 print("\(line) done")
             } else {
                 status = 1
+                failedEvents += 1
                 print("\(line); " + (results.failures.map { "failed: \($0)" } + results.deferred.map { "deferred: \($0)" }).joined(separator: "; "))
             }
         }
@@ -48,6 +60,8 @@ enum Maintenance {
             print("\(id): not in \(config.journal.path)")
             status = 1
         }
+        print("replayed \(found.count) event\(found.count == 1 ? "" : "s") (\(failedEvents) with a failed or deferred action)"
+              + (wanted.isEmpty ? "" : "; \(wanted.count) not found"))
         return status
     }
 

@@ -11,6 +11,15 @@ public struct Config: Sendable {
     public var spalo: SpaloSettings?
     /// Things worth a look that do not stop the receivers (short tokens, …).
     public var warnings: [String]
+    /// Problems inside one sender's block: they stop that sender's receivers
+    /// (503 "the configuration file is invalid"), not the other's, so a typo
+    /// in a new SPALO block does not cost Chat Dealer's events. A problem
+    /// outside both blocks (syntax, journal, limits) stops every receiver.
+    public var chatdealerProblems: [String] = []
+    public var spaloProblems: [String] = []
+
+    /// Every problem of both blocks.
+    public var problems: [String] { chatdealerProblems + spaloProblems }
 
     public static let defaultMaxBodyBytes = 1 << 20
 }
@@ -88,6 +97,12 @@ public struct SpaloSettings: Sendable {
     public var clientSecret: String
     public var dataset: DatasetSettings
     public var actions: [ActionSettings]
+    /// Shown in the chat when a call is refused (`spalo.errorText`).
+    public var errorText: String = SpaloSettings.defaultErrorText
+
+    /// Short, polite, and revealing nothing: the person reading it is chatting
+    /// with the bot, not the one who can fix the cause.
+    public static let defaultErrorText = "ただいまデータを取得できません。しばらくしてからもう一度お試しください。"
 }
 
 public struct DatasetSettings: Sendable {

@@ -78,12 +78,16 @@ enum ConfigDecoder {
     }
 
     static func decodeSpalo(_ value: JSONValue, reader r: inout ConfigReader, journalFsync: Bool) -> SpaloSettings? {
-        guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions"]) else { return nil }
+        guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions", "errorText"]) else { return nil }
         let key = r.secret(sp["webhookKey"], "spalo.webhookKey") ?? ""
         let secret = r.secret(sp["clientSecret"], "spalo.clientSecret") ?? ""
+        if ConfigDecoder.isPlaceholder(key) {
+            r.problem("spalo.webhookKey", "still the example's placeholder: copy the webhook key from SPALO's webhook settings")
+        }
         if ConfigDecoder.isPlaceholder(secret) {
             r.problem("spalo.clientSecret", "still the example's placeholder: copy the client secret from SPALO's webhook settings")
         }
+        let errorText = r.string(sp, "errorText", "spalo") ?? SpaloSettings.defaultErrorText
         if key == ConfigDecoder.vendorSampleWebhookKey {
             r.problem("spalo.webhookKey", "is the sample key from SPALO's documentation, known to everyone: copy your webhook's own key")
         }
@@ -117,7 +121,7 @@ enum ConfigDecoder {
                 r.warnings.append("spalo.actions[\(i)]: a timeout of \(timeout) s can outlast SPALO's 5-second wait; the bot would see an error")
             }
         }
-        return SpaloSettings(webhookKey: key, clientSecret: secret, dataset: dataset, actions: actions)
+        return SpaloSettings(webhookKey: key, clientSecret: secret, dataset: dataset, actions: actions, errorText: errorText)
     }
 
     static func decodeActions(_ value: JSONValue?, _ path: String, event: String, reader r: inout ConfigReader, fsync: Bool) -> [ActionSettings] {

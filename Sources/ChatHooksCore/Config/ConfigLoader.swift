@@ -17,33 +17,57 @@ public enum ConfigLoader {
         return Files.resolve(fileName, against: Files.directoryName(exe))
     }()
 
-    public static func load(path: String, environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
+    /// With `strict`, a problem in either sender's block fails the whole file
+    /// too (for the admin commands); receivers load leniently.
+    public static func load(path: String, strict: Bool = false,
+                            environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
         let bytes: [UInt8]
         do {
             bytes = try Files.read(path, limit: 4 << 20)
         } catch {
             if error.errno == ENOENT {
-                throw ConfigError(path: path, problems: ["no configuration file here (set CHATHOOKS_CONFIG, or put \(fileName) beside the executable)"])
+                throw ConfigError(path: path, problems: ["no configuration file here (set CHATHOOKS_CONFIG, or put \(fileName) beside the executable)"],
+                                  kind: .missing)
             }
             throw ConfigError(path: path, problems: ["\(error)"])
         }
-        return try decode(bytes, path: path, environment: environment)
+        return try decode(bytes, path: path, strict: strict, environment: environment)
     }
 
-    public static func decode(_ bytes: [UInt8], path: String, environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
+    public static func decode(_ bytes: [UInt8], path: String, strict: Bool = false,
+                              environment: @escaping (String) -> String? = processEnvironment) throws(ConfigError) -> Config {
         let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: currentDirectory())
         let document: JSONValue
         do {
             document = try JSONParser.parse(bytes, mode: .json5)
         } catch {
-            throw ConfigError(path: path, problems: ["syntax error at \(error)"])
+            throw ConfigError(path: path, problems: ["syntax error at \(error)" + ConfigHints.hint(for: error, in: bytes)])
         }
         var reader = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
-        let config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
-        guard reader.problems.isEmpty else {
+        var config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
+        guard !reader.problems.isEmpty else { return config }
+        // A problem inside one sender's block stops that sender only.
+        var global: [String] = []
+        for problem in reader.problems {
+            if ConfigLoader.isIn("chatdealer", problem) {
+                config.chatdealerProblems.append(problem)
+            } else if ConfigLoader.isIn("spalo", problem) {
+                config.spaloProblems.append(problem)
+            } else {
+                global.append(problem)
+            }
+        }
+        guard global.isEmpty, !strict || config.problems.isEmpty else {
             throw ConfigError(path: path, problems: reader.problems)
         }
         return config
+    }
+
+    /// True when `problem` ("key.path: message") is about the `block` section.
+    static func isIn(_ name: String, _ problem: String) -> Bool {
+        guard problem.hasPrefix(name) else { return false }
+        let rest = problem.utf8.dropFirst(name.utf8.count)
+        return rest.first == UInt8(ascii: ".") || rest.first == UInt8(ascii: ":") || rest.first == UInt8(ascii: "[")
     }
 
     public static func processEnvironment(_ name: String) -> String? {

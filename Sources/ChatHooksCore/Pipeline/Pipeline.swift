@@ -12,8 +12,16 @@ public enum Pipeline {
             let remote = request.remoteAddress.isEmpty ? "" : " from \(request.remoteAddress)"
             logError("\(endpoint.route): \(error.status) \(error.code)\(remote): \(error.message)"
                      + (error.detail.map { " (\($0))" } ?? ""))
-            return errorResponse(endpoint, error)
+            return errorResponse(endpoint, error, spaloText: Pipeline.spaloErrorText(config))
         }
+    }
+
+    /// What SPALO shows the person chatting with the bot when a call is
+    /// refused: `spalo.errorText`, else a short Japanese sentence that says
+    /// nothing about why (the why is in the error log).
+    static func spaloErrorText(_ config: ConfigOutcome) -> String {
+        if case .loaded(let c) = config, let text = c.spalo?.errorText { return text }
+        return SpaloSettings.defaultErrorText
     }
 
     static func accept(
@@ -24,10 +32,13 @@ public enum Pipeline {
         let config: Config
         switch result {
         case .loaded(let c): config = c
-        case .failed(let e): throw HTTPError.notConfigured(e.description)
+        case .failed(let e): throw HTTPError.configuration(e)
         }
         switch endpoint {
         case .chatdealer(let event):
+            guard config.chatdealerProblems.isEmpty else {
+                throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: config.chatdealerProblems).logLine)
+            }
             guard let cd = config.chatdealer else { throw HTTPError.notConfigured("chatdealer is not in \(config.path)") }
             guard let settings = cd.events[event] else {
                 throw HTTPError.notConfigured("chatdealer.events.\(event.rawValue) is not in \(config.path)")
@@ -62,6 +73,9 @@ public enum Pipeline {
             return Response(status: results.deferred.isEmpty ? 200 : 202, contentType: Response.jsonType, body: writer.bytes)
 
         case .spaloDataset:
+            guard config.spaloProblems.isEmpty else {
+                throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: config.spaloProblems).logLine)
+            }
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
             // An empty body is SPALO's URL check, like a body without webhookKey.
             let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) ?? JSONObject()
@@ -138,11 +152,15 @@ public enum Pipeline {
 
     /// An error in the sender's own form: SPALO's `{"type":"text",…}`, else ours
     /// (also for a request that matched no endpoint).
-    static func errorResponse(_ endpoint: Endpoint?, _ error: HTTPError) -> Response {
-        let headers = error.headers
+    static func errorResponse(_ endpoint: Endpoint?, _ error: HTTPError, spaloText: String = SpaloSettings.defaultErrorText) -> Response {
+        var headers = error.headers
         switch endpoint {
         case .spaloDataset?:
-            return DatasetReply.textResponse(error.status, error.message, headers: headers)
+            // The bot user reads the text: it says nothing of the cause. The
+            // error code (never a detail) is in a header, for whoever tests
+            // the URL with curl.
+            headers.append(("X-Chathooks-Error", error.code))
+            return DatasetReply.textResponse(error.status, spaloText, headers: headers)
         case .chatdealer?, nil:
             var body = JSONObject()
             body.append("ok", .bool(false))

@@ -83,7 +83,12 @@ public enum FastCGITransport {
         defer { LogSink.current = nil; FastCGITransport.errorStream = nil }
         var body = FastCGIBodyReader(stream: raw.in)
         let response = router.respond(to: request, body: &body) { request in
-            configs.config(at: ConfigLoader.locate(environment: { request.variables[$0] ?? ConfigLoader.processEnvironment($0) }))
+            let path = ConfigLoader.locate(environment: { request.variables[$0] ?? ConfigLoader.processEnvironment($0) })
+            // Under Apache's mod_fcgid, as under its CGI (see ConfigExposure).
+            if let exposed = ConfigExposure.problem(configPath: path, variables: request.variables) {
+                return .failed(ConfigError(path: path, problems: [exposed], kind: .exposed))
+            }
+            return configs.config(at: path)
         }
         let bytes = response.cgiBytes
         // A client that has gone away makes this fail; there is no one to tell.
