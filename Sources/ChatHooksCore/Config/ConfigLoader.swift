@@ -44,11 +44,21 @@ public enum ConfigLoader {
             throw ConfigError(path: path, problems: ["syntax error at \(error)" + ConfigHints.hint(for: error, in: bytes)])
         }
         var reader = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
-        var config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
-        guard !reader.problems.isEmpty else { return config }
-        // A problem inside one sender's block stops that sender only.
+        let config = ConfigDecoder.decode(document, path: absolute, reader: &reader)
+        guard reader.problems.isEmpty else {
+            return try withProblems(config, reader.problems, path: path, strict: strict)
+        }
+        return config
+    }
+
+    /// A problem inside one sender's block stops that sender only; any other
+    /// (or, with `strict`, any at all) fails the file. Out of line: a valid
+    /// file, what every request reads, never comes here.
+    @inline(never)
+    static func withProblems(_ decoded: Config, _ problems: [String], path: String, strict: Bool) throws(ConfigError) -> Config {
+        var config = decoded
         var global: [String] = []
-        for problem in reader.problems {
+        for problem in problems {
             if ConfigLoader.isIn("chatdealer", problem) {
                 config.chatdealerProblems.append(problem)
             } else if ConfigLoader.isIn("spalo", problem) {
@@ -57,9 +67,7 @@ public enum ConfigLoader {
                 global.append(problem)
             }
         }
-        guard global.isEmpty, !strict || config.problems.isEmpty else {
-            throw ConfigError(path: path, problems: reader.problems)
-        }
+        guard global.isEmpty, !strict else { throw ConfigError(path: path, problems: problems) }
         return config
     }
 
