@@ -300,6 +300,16 @@ def test_config_syntax_error_is_503_naming_line_and_column(site):
     assert not (site.root / "j.jsonl").exists()
 
 
+def test_unreadable_config_is_503_saying_so(site):
+    # A folder in the config's place: open succeeds, read fails (EISDIR), as
+    # root too (root reads any file, so permissions cannot show it here).
+    folder = site.root / "as-folder.json5"
+    folder.mkdir()
+    result = site.run("chatdealer-chat-start", SAMPLES["chat-start"], extra={"CHATHOOKS_CONFIG": str(folder)})
+    assert_error(site, result, 503, "invalid_config", "the configuration file cannot be read")
+    assert str(folder) in result.stderr and str(folder) not in result.body.decode()
+
+
 def test_unset_token_variable_is_503_and_secrets_stay_out_of_logs(site):
     result = site.run("chatdealer-chat-start", SAMPLES["chat-start"], drop=["CD_TOKEN2"])
     assert_error(site, result, 503, "invalid_config", "the configuration file is invalid")

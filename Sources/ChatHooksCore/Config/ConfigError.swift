@@ -5,7 +5,9 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
         /// No file where the configuration is looked for.
         case missing
-        /// A file that cannot be used: unreadable, a syntax error, a problem.
+        /// A file that is there but cannot be read (its permissions, mostly).
+        case unreadable
+        /// A file that cannot be used: a syntax error, a problem.
         case invalid
         /// A file the web server may hand out to anyone (no `.htaccess`
         /// denying it inside the document root).

@@ -29,7 +29,7 @@ public enum ConfigLoader {
                 throw ConfigError(path: path, problems: ["no configuration file here (set CHATHOOKS_CONFIG, or put \(fileName) beside the executable)"],
                                   kind: .missing)
             }
-            throw ConfigError(path: path, problems: ["\(error)"])
+            throw ConfigError(path: path, problems: ["\(error)"], kind: .unreadable)
         }
         return try decode(bytes, path: path, strict: strict, environment: environment)
     }

@@ -44,6 +44,9 @@ public struct HTTPError: Error, Sendable {
         switch error.kind {
         case .missing:
             HTTPError(503, "not_configured", "no configuration file was found; see the web server's error log", detail: error.logLine)
+        case .unreadable:
+            HTTPError(503, "invalid_config",
+                      "the configuration file cannot be read (its permissions?); see the web server's error log", detail: error.logLine)
         case .invalid:
             invalidConfiguration(error.logLine)
         case .exposed:
