@@ -128,3 +128,18 @@ def test_the_bundle_as_shipped_never_runs_open():
         assert result.stdout.startswith(b"Status: 503"), result.stdout[:200]
         assert b"still the example's placeholder" in result.stderr
         assert not (root / "chathooks" / "data" / "journal.jsonl").exists()
+
+
+def test_install_names_the_shipped_executables_size_and_sha256():
+    """An upload broken on the way (an FTP client's ASCII mode) can be told
+    from a good one: INSTALL.md and SHA256SUMS give what was packed."""
+    import hashlib
+    with tarfile.open(dist_tarball()) as tar:
+        cgi = tar.extractfile("chathooks/chathooks.cgi").read()
+        install = tar.extractfile("chathooks/INSTALL.md").read().decode("utf-8")
+        sums = tar.extractfile("chathooks/SHA256SUMS").read().decode()
+    digest = hashlib.sha256(cgi).hexdigest()
+    assert sums == f"{digest}  chathooks.cgi\n"
+    assert install.count(digest) >= 2, "the SHA-256 in both languages"
+    assert install.count(str(len(cgi))) >= 2, "the size in both languages"
+    assert "@CGI_" not in install
