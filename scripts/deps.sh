@@ -17,6 +17,11 @@ have curl || missing+=(curl)
 # A real sendmail-compatible MTA for the mail tests (relays to a test SMTP server).
 have msmtp || missing+=(msmtp)
 have python3 || missing+=(python3 python3-pip)
+# The guards (Tests/guards): valgrind counts a request's instructions, strace watches start-up;
+# nm/objdump/readelf/objcopy are binutils (the Swift toolchain needs it anyway).
+have valgrind || missing+=(valgrind)
+have strace || missing+=(strace)
+have objdump || missing+=(binutils)
 # crypt.h and the static libcrypt.a that the handlers link.
 [ -f /usr/include/crypt.h ] && ls /usr/lib/*/libcrypt.a >/dev/null 2>&1 || missing+=(libcrypt-dev)
 

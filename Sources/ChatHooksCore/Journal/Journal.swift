@@ -29,8 +29,11 @@ public struct LineAppender: Sendable {
         var fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
         var readable = true
         if fd < 0 && errno == EACCES {
-            // A file we may write but not read (set up so by hand): appended
-            // to as before, without the check.
+            // A file we may write but not read (set up so by hand, as a
+            // hardening): its last byte cannot be checked, so every line is
+            // written after a newline of its own. A torn fragment before it
+            // then stays a line apart; otherwise it costs an empty line,
+            // which readers skip.
             fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
             readable = false
         }
@@ -53,22 +56,26 @@ public struct LineAppender: Sendable {
         guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: path) }
         let sizeBefore = st.st_size
         var torn = false
-        if readable && sizeBefore > 0 {
-            var last: UInt8 = 0
-            guard pread(fd, &last, 1, sizeBefore - 1) == 1 else { throw SystemError("read", path: path) }
-            torn = last != 0x0A
+        if sizeBefore > 0 {
+            if readable {
+                var last: UInt8 = 0
+                guard pread(fd, &last, 1, sizeBefore - 1) == 1 else { throw SystemError("read", path: path) }
+                torn = last != 0x0A
+            } else {
+                torn = true  // unknown: see above
+            }
         }
         if torn {
             // The fragment's newline and the new line in one write.
             try write(fd, [0x0A] + line, restoring: sizeBefore)
-            TornLine.report(fd: fd, path: path, end: sizeBefore)
+            if readable { TornLine.report(fd: fd, path: path, end: sizeBefore) }
         } else {
             try write(fd, line, restoring: sizeBefore)
         }
         if fsync {
             guard Glibc.fsync(fd) == 0 else {
                 let failure = SystemError("fsync", path: path)
-                _ = ftruncate(fd, sizeBefore)
+                cutBack(fd, to: sizeBefore)
                 throw failure
             }
             if created { try Files.syncDirectory(Files.directoryName(path)) }
@@ -92,9 +99,20 @@ public struct LineAppender: Sendable {
         }
         if written != bytes.count {
             let failure = SystemError("write", path: path)
-            _ = ftruncate(fd, size)
+            cutBack(fd, to: size)
             throw failure
         }
+    }
+
+    /// Cuts off what a failed append wrote. Where that is refused (an
+    /// append-only file, `chattr +a`), says so: the part stays, without a
+    /// newline, and the next append keeps it a line apart.
+    private func cutBack(_ fd: Int32, to size: off_t) {
+        guard ftruncate(fd, size) != 0 else { return }
+        var st = stat()
+        let now = fstat(fd, &st) == 0 ? st.st_size : size
+        logError("\(path): could not cut back a failed append (\(SystemError("ftruncate", errno: errno))): "
+                 + "\(now - size) bytes at byte offset \(size) stay; the next append keeps them a line apart, and readers skip them")
     }
 }
 

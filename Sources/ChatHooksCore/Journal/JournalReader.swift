@@ -6,7 +6,7 @@ import Glibc
 /// Only lines that end with a newline are read. A last line without one is a
 /// record still being written, or the fragment of a writer that was killed
 /// mid-write: neither was ever answered 200, and the next append ends such a
-/// fragment with a newline (see `LineAppender`). A line that is not a record
+/// fragment with a newline (see `LineAppender`). Empty lines are skipped. A line that is not a record
 /// (such a fragment, or a line edited by hand) is reported with its line
 /// number and byte offset and skipped; the records around it are read.
 public enum JournalReader {
@@ -26,6 +26,8 @@ public enum JournalReader {
         var offset = 0  // of pending's first byte in the file
         func consume(_ line: ArraySlice<UInt8>, at lineOffset: Int) {
             lineNumber += 1
+            // An empty line: what a write-only journal's appends leave (see LineAppender).
+            if line.isEmpty { return }
             guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else {
                 logError("journal: \(path) line \(lineNumber) (byte offset \(lineOffset), \(line.count) bytes) is not a journal record"
                          + " (a line torn by a writer that was killed, or edited by hand); skipped")
