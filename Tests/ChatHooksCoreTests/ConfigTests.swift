@@ -434,3 +434,20 @@ final class TemporaryDirectory {
             $0.hasPrefix("chatdealer.events.form.actions[0].bodyFile: cannot read template") })
     }
 }
+
+@Suite struct FilesTests {
+    /// Every missing folder of a path is made, with repeated or trailing
+    /// slashes, and existing ones are left alone. (Relative paths are made
+    /// absolute before they get here: Config resolves them.)
+    @Test func makeDirectoriesMakesEveryMissingFolder() throws {
+        let dir = try TemporaryDirectory()
+        try Files.makeDirectories(dir.path + "/a//b/c/")
+        var st = stat()
+        #expect(stat(dir.path + "/a/b/c", &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR)
+        try Files.makeDirectories(dir.path + "/a/b/c")  // all there: nothing to do
+        try Files.makeDirectories(dir.path + "/a/b/d")
+        #expect(stat(dir.path + "/a/b/d", &st) == 0)
+        try dir.write("file", "x")
+        #expect(throws: SystemError.self) { try Files.makeDirectories(dir.path + "/file/sub") }
+    }
+}

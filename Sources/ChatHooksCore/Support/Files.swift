@@ -38,15 +38,28 @@ public enum Files {
     /// `mkdir -p`: creates every missing folder of `path`, each one synced
     /// into its parent.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o750) throws(SystemError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            let parent = current.isEmpty ? "/" : current
-            current += "/" + component
+        // Each prefix of the path that ends a component, cut from its bytes:
+        // joining Substrings goes through unspecialised generic code, which
+        // cost the first append to a new file (a chat's own file) ~120k
+        // instructions.
+        let bytes = Array(path.utf8)
+        let slash = UInt8(ascii: "/")
+        var parentEnd: Int? = nil  // where the last component made ends
+        var i = 0
+        while i < bytes.count {
+            while i < bytes.count && bytes[i] == slash { i += 1 }
+            if i == bytes.count { break }
+            var j = i
+            while j < bytes.count && bytes[j] != slash { j += 1 }
+            let current = String(decoding: bytes[0..<j], as: UTF8.self)
             if mkdir(current, mode) == 0 {
+                let parent = parentEnd.map { String(decoding: bytes[0..<$0], as: UTF8.self) } ?? (bytes[0] == slash ? "/" : ".")
                 try syncDirectory(parent)
             } else if errno != EEXIST {
                 throw SystemError("mkdir", path: current)
             }
+            parentEnd = j
+            i = j
         }
     }
 
