@@ -30,7 +30,7 @@ dist: build
 test: dist
 	swift test
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration \
-	  Tests/durability Tests/guards
+	  Tests/hostile Tests/durability Tests/guards Tests/zz_secrets
 
 run: build
 	PORT=$(PORT) python3 tools/demo.py

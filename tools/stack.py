@@ -394,12 +394,23 @@ _evidence_count = 0
 
 def evidence_dir():
     """$CHATHOOKS_SECRETS_LOG_DIR, else (under pytest) a folder made once per
-    session and put there; None when neither."""
+    session, $TMPDIR/chathooks-evidence-UID/PID, and put there (the folders of
+    sessions that have ended are removed then); None when neither."""
     folder = os.environ.get(EVIDENCE_ENV)
     if not folder:
         if "pytest" not in sys.modules:
             return None
-        folder = tempfile.mkdtemp(prefix="chathooks-evidence-")
+        parent = Path(tempfile.gettempdir()) / f"chathooks-evidence-{os.getuid()}"
+        parent.mkdir(mode=0o700, exist_ok=True)
+        for old in parent.iterdir():
+            try:
+                os.kill(int(old.name), 0)
+            except (ValueError, ProcessLookupError):
+                shutil.rmtree(old, ignore_errors=True)
+            except PermissionError:
+                pass
+        folder = str(parent / str(os.getpid()))
+        os.makedirs(folder, exist_ok=True)
         os.environ[EVIDENCE_ENV] = folder
     return Path(folder)
 
@@ -425,12 +436,22 @@ def record_evidence(kind, data):
         path.write_bytes(data if isinstance(data, bytes) else str(data).encode("utf-8", "surrogateescape"))
 
 
+SECRET_SOURCES = ("chathooks.json5", "*.txt", "secrets/*", "htdocs/chathooks/chathooks.json5", "htdocs/chathooks/secrets/*")
+
+
 def keep_evidence(kind, folder, subfolders=("data", "logs")):
     """Copies the regular files under `folder`/<subfolder> (journals, spools,
-    server logs) before a temporary folder is removed."""
+    server logs) before a temporary folder is removed, and the config and
+    secret files apart, under sources/ (never scanned: they name the secrets)."""
     target = _evidence_path(kind)
     if target is None:
         return
+    for pattern in SECRET_SOURCES:
+        for source in Path(folder).glob(pattern):
+            if source.is_file() and not source.is_symlink() and source.stat().st_size < 1 << 20:
+                dest = target / "sources" / source.relative_to(folder)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, dest)
     for sub in subfolders:
         base = Path(folder) / sub
         for dirpath, _, files in os.walk(base):

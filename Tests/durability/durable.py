@@ -32,6 +32,7 @@ for _p in (REPO / "tools", REPO / "Tests" / "integration"):
 
 from cgi_reply import parse_cgi  # noqa: E402  (tools/: the strict CGI response reader)
 from fastcgi_wire import BEGIN_REQUEST, END_REQUEST, PARAMS, RESPONDER, STDIN, STDOUT, name_value, record  # noqa: E402
+from stack import record_evidence  # noqa: E402  (every response and stderr, for Tests/zz_secrets)
 
 SOURCE_BIN_DIR = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
 STDERR = 7  # FCGI_STDERR
@@ -133,6 +134,8 @@ class Outcome:
 
     @staticmethod
     def of(returncode, out: bytes, err) -> "Outcome":
+        record_evidence("cgi-stdout", out)
+        record_evidence("cgi-stderr", err)
         status, body = parse_response(out)
         if isinstance(err, bytes):
             err = err.decode("utf-8", "replace")
@@ -417,6 +420,9 @@ def fcgi_post(sock_path, params: dict, body: bytes, timeout=TIMEOUT) -> FcgiAnsw
                         break
     except OSError as e:
         return FcgiAnswer(b"".join(out), b"".join(err), ended, f"{type(e).__name__}: {e}")
+    finally:
+        record_evidence("fastcgi-stdout", b"".join(out))
+        record_evidence("fastcgi-stderr", b"".join(err))
     return FcgiAnswer(b"".join(out), b"".join(err), ended)
 
 

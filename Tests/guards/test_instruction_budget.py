@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tools"))
 import callgrind_count  # noqa: E402
 from cgi_reply import parse_cgi  # noqa: E402
+from stack import record_evidence  # noqa: E402
 
 BIN_DIR = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
 BUDGET_FILE = Path(__file__).with_name("budget.json")
@@ -114,6 +115,8 @@ class Request:
 
     def check_answered(self, stdout, stderr, lines_before):
         """A 200 {"ok":true}, and one more journal line: this request's, holding the body."""
+        record_evidence("budget-stdout", stdout)
+        record_evidence("budget-stderr", stderr)
         status, _, _, body = parse_cgi(stdout)
         assert status == 200, f"the request was not accepted ({status}): {body[:300]!r} {stderr[-600:]!r}"
         answer = json.loads(body)

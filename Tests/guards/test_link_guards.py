@@ -34,7 +34,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
-from stack import HANDLERS  # noqa: E402
+from stack import HANDLERS, record_evidence  # noqa: E402
 
 BIN_DIR = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
 EXECUTABLES = HANDLERS + ["chathooks"]
@@ -219,6 +219,8 @@ def test_process_start_reads_no_maps_and_seeks_no_backtracer(name, tmp_path):
         argv += ["check", str(tmp_path / "none.json5")]
         env = {"PATH": "/usr/bin:/bin"}
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=60)
+    record_evidence("guard-stdout", p.stdout)
+    record_evidence("guard-stderr", p.stderr)
     text = trace.read_text(errors="replace")
     assert "execve(" in text and "+++ exited with" in text, f"{name}: strace saw no run: {p.stderr[-500:]!r}"
     assert "/proc/self/maps" not in text, f"{name} opens /proc/self/maps at start-up:\n{text[-3000:]}"

@@ -95,7 +95,9 @@ class Site:
     def journal_lines(self) -> list[str]:
         if not self.journal_path.exists():
             return []
-        return self.journal_path.read_text(encoding="utf-8").splitlines()
+        # By "\n" only: str.splitlines() also splits at U+0085 (NEL) and
+        # U+2028, which a journal line may hold raw inside a string.
+        return self.journal_path.read_text(encoding="utf-8").split("\n")[:-1]
 
     def journal(self) -> list[dict]:
         return [json.loads(line) for line in self.journal_lines()]

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import SECRET, TOKEN, WEBHOOK_KEY, headers, running, sample
+from itkit import SECRET, TOKEN, WEBHOOK_KEY, headers, running, sample
 from stack import REPO, Apache
 from webclient import post
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN, config_text, sample
+from itkit import TOKEN, config_text, sample
 from stack import dist_tarball, keep_evidence, record_evidence
 
 MAX_UNPACKED = 25 * 1024 * 1024

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TOKEN, headers, running, sample
+from itkit import TOKEN, headers, running, sample
 from fastcgi_wire import Conversation, send_partial_request
 from stack import NginxSpawnFcgi
 from webclient import post

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from conftest import TOKEN, running, sample
+from itkit import TOKEN, running, sample
 from fastcgi_wire import BEGIN_REQUEST, PARAMS, RESPONDER, Conversation, name_value, record
 from stack import Stack, find, wait_for_path
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import LIMIT, TOKEN, headers, running, sample
+from itkit import LIMIT, TOKEN, headers, running, sample
 from stack import HANDLERS, Apache, NginxFcgiwrap, NginxSpawnFcgi
 from webclient import post
 

@@ -36,7 +36,12 @@ struct FieldReader {
         case .string(let s) where !s.isEmpty: return s
         case .string: throw HTTPError.invalidField(at(key), "must not be empty")
         case .number(let n) where isInteger(n): return n
-        default: throw HTTPError.invalidField(at(key), "must be a string or a whole number, not \(v.typeName == "a number" ? "a fraction" : v.typeName)")
+        case .number(let n):
+            // Said as the number is written: 1e2 is a whole number, but not in digits.
+            let exponent = n.utf8.contains(UInt8(ascii: "e")) || n.utf8.contains(UInt8(ascii: "E"))
+            throw HTTPError.invalidField(at(key), "must be a string or a whole number in digits, not "
+                                         + (exponent ? "a number with an exponent (\(n.prefix(40)))" : "a fraction"))
+        default: throw HTTPError.invalidField(at(key), "must be a string or a whole number, not \(v.typeName)")
         }
     }
 

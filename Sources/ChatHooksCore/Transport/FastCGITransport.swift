@@ -67,11 +67,35 @@ public enum FastCGITransport {
                 reloadRequested = 0
                 configs.reloadRequested = true
             }
+            guard request.role == responderRole else {
+                refuseRole(&request)
+                continue
+            }
             serve(&request, router: router, configs: configs)
             FCGX_Finish_r(&request)
         }
         FCGX_Free(&request, 1)
         return 0
+    }
+
+    /// FCGI_RESPONDER: the one role we play (FastCGI 1.0, section 6).
+    static let responderRole: Int32 = 1
+
+    /// A request in another role (Authorizer, Filter) is rejected as the
+    /// FastCGI specification says (section 5.5): FCGI_END_REQUEST with
+    /// FCGI_UNKNOWN_ROLE, nothing read, run or journaled, and the connection
+    /// closed. libfcgi passes those two roles on without a way to answer them
+    /// so, so the record is written here and the request released without the
+    /// END_REQUEST that FCGX_Finish_r would send.
+    static func refuseRole(_ raw: inout FCGX_Request) {
+        logError("FastCGI: a request in role \(raw.role) (not Responder) was refused with FCGI_UNKNOWN_ROLE")
+        let id = UInt16(truncatingIfNeeded: raw.requestId)
+        // version 1, type 3 (END_REQUEST), request id, content length 8, no padding;
+        // then appStatus 0, protocolStatus 3 (FCGI_UNKNOWN_ROLE), 3 reserved bytes.
+        let record: [UInt8] = [1, 3, UInt8(id >> 8), UInt8(id & 0xFF), 0, 8, 0, 0,
+                               0, 0, 0, 0, 3, 0, 0, 0]
+        _ = writeAll(raw.ipcFd, record)
+        FCGX_Free(&raw, 1)
     }
 
     static func serve(_ raw: inout FCGX_Request, router: Router, configs: ConfigCache) {
