@@ -31,7 +31,7 @@ for _p in (REPO / "tools", REPO / "Tests" / "integration"):
         sys.path.append(str(_p))
 
 from cgi_reply import parse_cgi  # noqa: E402  (tools/: the strict CGI response reader)
-from fastcgi_wire import BEGIN_REQUEST, END_REQUEST, PARAMS, RESPONDER, STDIN, STDOUT, name_value, record  # noqa: E402
+from fastcgi_wire import BEGIN_REQUEST, PARAMS, RESPONDER, STDIN, name_value, read_streams, record  # noqa: E402
 from stack import record_evidence  # noqa: E402  (every response and stderr, for Tests/zz_secrets)
 
 SOURCE_BIN_DIR = Path(os.environ.get("CHATHOOKS_BIN_DIR") or REPO / ".build" / "release")
@@ -400,24 +400,7 @@ def fcgi_post(sock_path, params: dict, body: bytes, timeout=TIMEOUT) -> FcgiAnsw
             for i in range(0, len(body), step):
                 s.sendall(record(STDIN, body[i:i + step]))
             s.sendall(record(STDIN, b""))
-            buffer = b""
-            while not ended:
-                chunk = s.recv(1 << 16)
-                if not chunk:
-                    break
-                buffer += chunk
-                while len(buffer) >= 8:
-                    _, kind, _, length, padding, _ = struct.unpack(">BBHHBB", buffer[:8])
-                    if len(buffer) < 8 + length + padding:
-                        break
-                    content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
-                    if kind == STDOUT:
-                        out.append(content)
-                    elif kind == STDERR:
-                        err.append(content)
-                    elif kind == END_REQUEST:
-                        ended = True
-                        break
+            _, _, ended = read_streams(s, out, err)
     except OSError as e:
         return FcgiAnswer(b"".join(out), b"".join(err), ended, f"{type(e).__name__}: {e}")
     finally:

@@ -54,21 +54,36 @@ class Conversation:
 
     def answer(self):
         """The STDOUT stream, up to END_REQUEST."""
-        out, buffer = b"", b""
-        while True:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                record_evidence("fastcgi-stdout", out)  # for Tests/zz_secrets
-                return out
-            buffer += chunk
-            while len(buffer) >= 8:
-                _, kind, _, length, padding, _ = struct.unpack(">BBHHBB", buffer[:8])
-                if len(buffer) < 8 + length + padding:
-                    break
-                content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
-                if kind == STDOUT:
-                    out += content
-                elif kind == END_REQUEST:
-                    self.sock.close()
-                    record_evidence("fastcgi-stdout", out)  # for Tests/zz_secrets
-                    return out
+        out, _, ended = read_streams(self.sock)
+        if ended:
+            self.sock.close()
+        record_evidence("fastcgi-stdout", out)  # for Tests/zz_secrets
+        return out
+
+
+STDERR = 7
+
+
+def read_streams(sock, out=None, err=None):
+    """Reads records until END_REQUEST or the end of the connection: the
+    STDOUT and STDERR contents (appended to the lists `out` and `err` as they
+    come, when given), and whether END_REQUEST came."""
+    out = [] if out is None else out
+    err = [] if err is None else err
+    buffer = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(out), b"".join(err), False
+        buffer += chunk
+        while len(buffer) >= 8:
+            _, kind, _, length, padding, _ = struct.unpack(">BBHHBB", buffer[:8])
+            if len(buffer) < 8 + length + padding:
+                break
+            content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
+            if kind == STDOUT:
+                out.append(content)
+            elif kind == STDERR:
+                err.append(content)
+            elif kind == END_REQUEST:
+                return b"".join(out), b"".join(err), True
