@@ -31,6 +31,7 @@ test: dist
 	swift test
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration \
 	  Tests/hostile Tests/durability Tests/guards Tests/zz_secrets
+	scripts/fuzz.sh short
 
 run: build
 	PORT=$(PORT) python3 tools/demo.py
@@ -44,8 +45,11 @@ bench: deps
 # 10 minutes of mixed traffic through nginx to one FastCGI process: RSS and open
 # descriptors sampled and required flat, nothing lost (not in `make test`;
 # SOAK_SECONDS=60 for a short run).
+# Then every fuzz target for FUZZ_SOAK_SECONDS each (Tests/fuzz).
+FUZZ_SOAK_SECONDS ?= 120
 soak: build
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 bench/soak.py
+	scripts/fuzz.sh long $(FUZZ_SOAK_SECONDS)
 
 # Regenerates scripts/link-order.txt (the layout of the functions a request
 # runs; see scripts/swift-build.sh). Needs valgrind (installed by bench/setup.sh).
