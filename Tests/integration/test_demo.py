@@ -122,6 +122,11 @@ def assert_port_free(port):
 
 # --- The demo ------------------------------------------------------------------------------------
 
+def default_stop_signals():
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class Demo:
     """python3 tools/demo.py in the clone, stdout a pipe read here (bounded by select)."""
 
@@ -134,8 +139,13 @@ class Demo:
         if "CHATHOOKS_RUN_DIR" not in (env or {}):
             env.pop("CHATHOOKS_RUN_DIR", None)
         with open(self.stderr_path, "wb") as err:
+            # As from a terminal: the stop signals at their defaults. (A test
+            # run started in the background by a non-interactive shell, as CI
+            # may be, inherits SIGINT ignored, and the demo keeps an ignored
+            # stop signal ignored, as `nohup make run &` wants.)
             self.proc = subprocess.Popen([sys.executable, "tools/demo.py"], cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+                                         stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+                                         preexec_fn=default_stop_signals)
         started.append(self)
         self.out = b""
         self.servers = {}
