@@ -451,3 +451,50 @@ final class TemporaryDirectory {
         #expect(throws: SystemError.self) { try Files.makeDirectories(dir.path + "/file/sub") }
     }
 }
+
+@Suite struct HtaccessRulesTests {
+    func denies(_ text: String) -> Bool { HtaccessRules.denies(Array(text.utf8), file: "chathooks.json5") }
+
+    @Test func theShippedFilesDeny() throws {
+        let root = "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        #expect(denies(String(decoding: try Files.read(root + "/apache/htaccess"), as: UTF8.self)))
+        #expect(denies(String(decoding: try Files.read(root + "/dist-files/data.htaccess"), as: UTF8.self)))
+        // The bundle's .htaccess of before (config, journal and .txt denied by extension).
+        #expect(denies("<FilesMatch \"\\.(json5|jsonl|json|txt|log)$\">\n    Require all denied\n</FilesMatch>\n"))
+    }
+
+    @Test(arguments: [
+        ("Require all denied", true),
+        ("  REQUIRE   ALL\tDENIED  \r\n", true),
+        ("Order allow,deny\nDeny from all", true),
+        ("<IfModule mod_authz_core.c>\n  <IfVersion >= 2.4>\n    Require all denied\n  </IfVersion>\n</IfModule>", true),
+        ("<Files \"chathooks.json5\">\nRequire all denied\n</Files>", true),
+        ("<Files chathooks.json5>\nDeny from all\n</Files>", true),
+        // Words that protect nothing here.
+        ("# Require all denied", false),
+        ("#Deny from all\nRequire all granted", false),
+        ("<Files xmlrpc.php>\norder deny,allow\ndeny from all\n</Files>", false),
+        ("<FilesMatch \"\\.bak$\">\nRequire all denied\n</FilesMatch>", false),
+        ("<Limit PUT>\nRequire all denied\n</Limit>", false),
+        ("<Files other.json5>\nRequire all denied\n</Files>\nRequire all granted", false),
+        ("Require all denied for nobody", false),
+        ("", false),
+    ])
+    func aDenyCountsOnlyWhereItAppliesToTheConfig(text: String, expected: Bool) {
+        #expect(denies(text) == expected, "\(text)")
+    }
+
+    /// check infers a web site only from the bundle's layout or a web folder's
+    /// own name: /var/www/app is where nginx setups keep such files.
+    @Test func checkDoesNotCallAnNginxLayoutDownloadable() throws {
+        let dir = try TemporaryDirectory()
+        try Files.makeDirectories(dir.path + "/www/app")
+        try dir.write("www/app/chathooks.json5", "{}")
+        #expect(ConfigExposure.checkForCLI(configPath: dir.path + "/www/app/chathooks.json5").isEmpty)
+        try Files.makeDirectories(dir.path + "/public_html/hooks")
+        try dir.write("public_html/hooks/chathooks.json5", "{}")
+        #expect(ConfigExposure.checkForCLI(configPath: dir.path + "/public_html/hooks/chathooks.json5").count == 1)
+        try dir.write("public_html/.htaccess", "<IfModule mod_authz_core.c>\nRequire all denied\n</IfModule>\n")
+        #expect(ConfigExposure.checkForCLI(configPath: dir.path + "/public_html/hooks/chathooks.json5").isEmpty)
+    }
+}

@@ -81,7 +81,7 @@ def find_objcopy():
 class Request:
     """A folder of fixed-length name holding bin/<handler>, the config, the body and data/."""
 
-    def __init__(self):
+    def __init__(self, apache=False):
         if shutil.which("valgrind") is None:
             fail("valgrind is not installed: make deps (scripts/deps.sh) installs it")
         executable = BIN_DIR / HANDLER
@@ -103,6 +103,12 @@ class Request:
         self.body.write_bytes(json.dumps(sample, ensure_ascii=False, separators=(",", ":")).encode())
         self.env = callgrind_count.request_env(f"/hooks/chatdealer/{EVENT}", self.body.stat().st_size, TOKEN,
                                                {"CHATHOOKS_CONFIG": str(self.config), "TZ": "JST-9"})
+        if apache:
+            # Apache CGI from the bundle's folder: the receiver also checks that an
+            # .htaccess denies its config (Config/ConfigExposure.swift).
+            shutil.copy2(REPO / "apache" / "htaccess", self.root / ".htaccess")
+            self.env.update(SERVER_SOFTWARE="Apache/2.4.57 (Debian)", DOCUMENT_ROOT=str(self.root),
+                            SCRIPT_FILENAME=str(self.executable))
 
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
@@ -145,8 +151,8 @@ class Request:
         return r.instructions
 
 
-def measure(runs=RUNS):
-    request = Request()
+def measure(runs=RUNS, apache=False):
+    request = Request(apache)
     try:
         request.plain_run()
         return [request.counted_run() for _ in range(runs)]
@@ -154,14 +160,22 @@ def measure(runs=RUNS):
         request.close()
 
 
-def load_budget():
+def load_budget(key="instructions"):
     budget = json.loads(BUDGET_FILE.read_text(encoding="utf-8"))
-    return int(budget["instructions"]), float(budget["tolerance"]), budget
+    return int(budget[key]), float(budget["tolerance"]), budget
 
 
 def test_chat_message_request_stays_within_its_instruction_budget():
-    counts = measure()
-    budget, tolerance, info = load_budget()
+    check(measure(), *load_budget())
+
+
+def test_chat_message_request_under_apache_stays_within_its_instruction_budget():
+    """The same request as Apache runs it from the bundle's folder, where the
+    receiver also reads the .htaccess beside its config."""
+    check(measure(apache=True), *load_budget("apache_instructions"))
+
+
+def check(counts, budget, tolerance, info):
     spread = max(counts) - min(counts)
     assert spread <= MAX_SPREAD * budget, (
         f"the count does not repeat: {counts} (spread {spread}); something in the request varies "
@@ -181,6 +195,7 @@ def test_chat_message_request_stays_within_its_instruction_budget():
 
 def update():
     counts = measure(5)
+    apache = measure(5, apache=True)
     _, tolerance, _ = load_budget() if BUDGET_FILE.exists() else (0, 0.03, {})
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
     dirty = git("status", "--porcelain", "--", "Sources", "Package.swift", "scripts")
@@ -190,6 +205,8 @@ def update():
         "what": "instructions of one chat-message CGI request (the compact sample body, journal "
                 "already there, fsync off), counted by callgrind: Tests/guards/test_instruction_budget.py",
         "instructions": max(counts),
+        "apache_instructions": max(apache),
+        "apache_runs": apache,
         "tolerance": tolerance,
         "commit": (git("rev-parse", "--short", "HEAD") or "?") + (" with uncommitted changes" if dirty else ""),
         "measured": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -197,9 +214,13 @@ def update():
         "sha256": digest,
         "valgrind": valgrind,
         "update": UPDATE_COMMAND,
+        "note": ("Unrelated changes move the count by up to ~1,000 instructions: the Swift runtime's metadata "
+                 "cache hashes type descriptors by address, so a new link layout changes its collisions. "
+                 "The tolerance covers that."),
     }
     BUDGET_FILE.write_text(json.dumps(budget, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {BUDGET_FILE.relative_to(REPO)}: {max(counts):,} instructions (runs {counts})")
+    print(f"wrote {BUDGET_FILE.relative_to(REPO)}: {max(counts):,} instructions (runs {counts}); "
+          f"under Apache {max(apache):,} (runs {apache})")
 
 
 if __name__ == "__main__":
