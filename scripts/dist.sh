@@ -20,12 +20,20 @@ cgi_sha256=$(sha256sum "$stage/chathooks.cgi" | cut -d ' ' -f 1)
 (cd "$stage" && sha256sum chathooks.cgi > SHA256SUMS)
 cp apache/htaccess "$stage/.htaccess"
 cp dist-files/data.htaccess "$stage/data/.htaccess"
+mkdir -p "$stage/secrets" && cp dist-files/secrets.htaccess "$stage/secrets/.htaccess" && chmod 700 "$stage/secrets"
 cp examples/chathooks.json5 "$stage/chathooks.json5"
 chmod 600 "$stage/chathooks.json5"
 chmod 700 "$stage/data"
 sed -e "s/@CGI_SIZE@/$cgi_size/g" -e "s/@CGI_SHA256@/$cgi_sha256/g" dist-files/INSTALL.md > "$stage/INSTALL.md"
 if grep -q '@CGI_[A-Z0-9]*@' "$stage/INSTALL.md"; then
     echo "dist.sh: INSTALL.md still holds a placeholder: $(grep -o '@CGI_[A-Z0-9]*@' "$stage/INSTALL.md" | sort -u | tr '\n' ' ')" >&2
+    exit 1
+fi
+# The executable must say the version the tarball is named for (Package.swift reads VERSION
+# when the manifest is evaluated, and SwiftPM may not notice that VERSION alone changed).
+built=$(.build/release/chathooks --version | cut -d ' ' -f 2)
+if [ "$built" != "$version" ]; then
+    echo "dist.sh: .build/release/chathooks says version $built, VERSION says $version: touch Package.swift and rebuild" >&2
     exit 1
 fi
 tar -C dist/stage --owner=0 --group=0 --numeric-owner -czf "dist/$name.tar.gz" chathooks

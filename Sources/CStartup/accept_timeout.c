@@ -12,6 +12,12 @@
  * drops that connection (or our body reader answers 400), and the process
  * takes the next one.
  *
+ * The limit is per read and per write, not for the whole request: a peer
+ * that trickles a byte just inside each limit can still hold the process
+ * for as long as it keeps that up. Only the web server can reach the socket,
+ * and nginx with request buffering on (the shipped configs) sends a request
+ * whole, so this guards against a broken or stalled peer, not a slow one.
+ *
  * Only libfcgi's references are wrapped (static link); the real call is made
  * through accept4(), which is not wrapped, so no __real_accept is needed and a
  * link without the flag (the unit tests) still links.

@@ -17,7 +17,8 @@ from webclient import post
 LEFT_BESIDE = ["chathooks.json5.bak", "chathooks.json5~", "chathooks.json5.orig", "chathooks.json5.old",
                "chathooks.json5.swp", "#chathooks.json5#", "chathooks.json5.save", "chathooks.txt",
                "secrets/spalo-webhook-key", "secrets/spalo-client-secret", "secrets/token", "notes.md",
-               "backup/chathooks.json5", "chathooks.json5.1"]
+               "backup/chathooks.json5", "chathooks.json5.1", "data/hooks", "data/chathooks.cgi",
+               "secrets/hooks"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def get(stack, path):
     return post(f"http://127.0.0.1:{stack.port}/chathooks/{path}", method="GET")
 
 
-@pytest.mark.parametrize("name", ["chathooks.json5", ".htaccess", "INSTALL.md", "SHA256SUMS", "data/", "data/.htaccess",
+@pytest.mark.parametrize("name", ["chathooks", "chathooks.json5", ".htaccess", "INSTALL.md", "SHA256SUMS", "data/", "data/.htaccess",
                                   "data/journal.jsonl", "secrets/", "", "chathooks.json5%00", "CHATHOOKS.JSON5",
                                   "./chathooks.json5", "data/../chathooks.json5", "chathooks.cgi/../chathooks.json5"]
                          + LEFT_BESIDE)

@@ -21,7 +21,7 @@ def test_bundle_holds_what_install_needs_and_is_small():
     with tarfile.open(dist_tarball()) as tar:
         members = {m.name: m for m in tar.getmembers()}
     for name in ["chathooks/chathooks.cgi", "chathooks/.htaccess", "chathooks/chathooks.json5",
-                 "chathooks/INSTALL.md", "chathooks/data/.htaccess"]:
+                 "chathooks/INSTALL.md", "chathooks/data/.htaccess", "chathooks/secrets/.htaccess", "chathooks/SHA256SUMS"]:
         assert name in members, name
     assert members["chathooks/chathooks.cgi"].mode & 0o755 == 0o755
     assert members["chathooks/chathooks.json5"].mode & 0o077 == 0  # not readable by others

@@ -41,12 +41,16 @@ public enum JournalReader {
             if n < 0 && errno == EINTR { continue }
             if n < 0 { logError("journal: \(SystemError("read", path: path))") }
             if n <= 0 { break }
+            // Only the new bytes are searched for a newline: a line of many
+            // pieces is not scanned again with each one.
+            var searchFrom = pending.count
             pending += chunk[0..<n]
             // Every whole line of the chunk, then what is left moved down once.
             var start = pending.startIndex
-            while let newline = pending[start...].firstIndex(of: 0x0A) {
+            while let newline = pending[searchFrom...].firstIndex(of: 0x0A) {
                 consume(pending[start..<newline], at: offset + start)
                 start = newline + 1
+                searchFrom = start
             }
             pending.removeSubrange(..<start)
             offset += start
