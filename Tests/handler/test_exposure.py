@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stack import record_evidence
 from cgi_site import BIN_DIR, CONFIG, CLIENT_SECRET, EMPTY_MESSAGE, TOKEN1, TOKEN2, WEBHOOK_KEY
 from test_handlers import SAMPLES
 
@@ -33,6 +34,8 @@ def call(docroot: Path, url_folder: str, program: Path):
            "DOCUMENT_ROOT": str(docroot), "SCRIPT_FILENAME": str(program), "SCRIPT_NAME": f"/{url_folder}/chathooks.cgi",
            "PATH_INFO": "/chatdealer/chat-start", "REMOTE_ADDR": "203.0.113.7", "CD_TOKEN2": TOKEN2, "PATH": "/usr/bin:/bin"}
     p = subprocess.run([str(program)], input=body, capture_output=True, env=env, timeout=10)
+    record_evidence("cgi-stdout", p.stdout)
+    record_evidence("cgi-stderr", p.stderr)
     return p.stdout.split(b"\r\n", 1)[0], p.stdout, p.stderr.decode()
 
 
@@ -87,4 +90,6 @@ def test_nginx_is_not_asked_for_an_htaccess(tmp_path):
            "SCRIPT_FILENAME": str(folder / "chathooks.cgi"), "PATH_INFO": "/chatdealer/chat-start",
            "CD_TOKEN2": TOKEN2, "PATH": "/usr/bin:/bin"}
     p = subprocess.run([str(folder / "chathooks.cgi")], input=body, capture_output=True, env=env, timeout=10)
+    record_evidence("cgi-stdout", p.stdout)
+    record_evidence("cgi-stderr", p.stderr)
     assert p.stdout.startswith(b"Status: 200 OK"), p.stdout
