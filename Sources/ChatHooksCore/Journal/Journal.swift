@@ -109,9 +109,10 @@ public struct LineAppender: Sendable {
     /// newline, and the next append keeps it a line apart.
     private func cutBack(_ fd: Int32, to size: off_t) {
         guard ftruncate(fd, size) != 0 else { return }
+        let failure = SystemError("ftruncate")
         var st = stat()
         let now = fstat(fd, &st) == 0 ? st.st_size : size
-        logError("\(path): could not cut back a failed append (\(SystemError("ftruncate", errno: errno))): "
+        logError("\(path): could not cut back a failed append (\(failure)): "
                  + "\(now - size) bytes at byte offset \(size) stay; the next append keeps them a line apart, and readers skip them")
     }
 }
@@ -141,7 +142,7 @@ enum TornLine {
         let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, Int(end - start)), start) }
         let id = n > 0 ? requestID(in: head[0..<n]) : nil
         logError("\(path): the last line was torn (\(end - start) bytes at byte offset \(start) with no newline: "
-                 + "a writer was killed while writing it, and never answered 200 for it"
+                 + "a writer killed while writing it, which never answered 200 for it, or a file that ended so"
                  + (id.map { "; it names request \($0)" } ?? "")
                  + "); it was ended with a newline and kept, and the new line follows it")
     }
