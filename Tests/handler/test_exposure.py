@@ -93,3 +93,14 @@ def test_nginx_is_not_asked_for_an_htaccess(tmp_path):
     record_evidence("cgi-stdout", p.stdout)
     record_evidence("cgi-stderr", p.stderr)
     assert p.stdout.startswith(b"Status: 200 OK"), p.stdout
+
+
+def test_a_scriptalias_folder_outside_the_site_is_not_web_space(tmp_path):
+    # ScriptAlias /hooks/ /opt/chathooks/bin/: Apache runs what is there, it
+    # never serves it, so a config beside the program needs no .htaccess.
+    docroot = tmp_path / "htdocs"
+    docroot.mkdir()
+    bindir = tmp_path / "opt" / "chathooks" / "bin"
+    bundle(docroot, bindir)
+    status, out, err = call(docroot, "hooks", bindir / "chathooks.cgi")
+    assert status == b"Status: 200 OK", out + err.encode()

@@ -19,15 +19,22 @@ enum ConfigExposure {
         guard let software = variables["SERVER_SOFTWARE"],
               software.hasPrefixIgnoringASCIICase("APACHE") || software.containsIgnoringASCIICase("litespeed"),
               let config = realPath(configPath) else { return nil }
-        // The web site's folders this request came through: the CGI program's
-        // own folder (resolved, so a linked install folder counts), and the
-        // document root (the per-context one first: mod_userdir, Alias).
+        // The web site's folders this request came through: the document root
+        // (the per-context one too: mod_userdir, Alias), and the CGI program's
+        // own folder, resolved, when the program is inside one of them (so a
+        // linked install folder counts; a ScriptAlias folder outside the site,
+        // whose files Apache runs rather than serves, does not).
         var roots: [String] = []
-        if let script = variables["SCRIPT_FILENAME"], let resolved = realPath(script) {
-            roots.append(Files.directoryName(resolved))
-        }
+        var given: [String] = []
         for name in ["CONTEXT_DOCUMENT_ROOT", "DOCUMENT_ROOT"] {
-            if let root = variables[name], !root.isEmpty, let resolved = realPath(root) { roots.append(resolved) }
+            if let root = variables[name], !root.isEmpty {
+                given.append(root)
+                if let resolved = realPath(root) { roots.append(resolved) }
+            }
+        }
+        if let script = variables["SCRIPT_FILENAME"], given.contains(where: { isInside(script, $0) }),
+           let resolved = realPath(script) {
+            roots.append(Files.directoryName(resolved))
         }
         // The .htaccess files from the config's folder up to the outermost of them.
         guard let root = roots.filter({ isInside(config, $0) }).min(by: { $0.utf8.count < $1.utf8.count }) else { return nil }
