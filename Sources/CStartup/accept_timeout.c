@@ -34,10 +34,6 @@ void chathooks_set_connection_timeout(int seconds) {
     timeout_seconds = seconds > 0 ? seconds : 0;
 }
 
-int chathooks_connection_timeout(void) {
-    return timeout_seconds;
-}
-
 int __wrap_accept(int fd, struct sockaddr *address, socklen_t *length) {
     int accepted = accept4(fd, address, length, 0);
     if (accepted >= 0 && timeout_seconds > 0) {

@@ -8,7 +8,6 @@
 /* The limit, in seconds, for reads and writes on each accepted connection;
  * 0 for none. Set once, before the first FCGX_Accept_r. */
 void chathooks_set_connection_timeout(int seconds);
-int chathooks_connection_timeout(void);
 
 /* build_info.c: the version and the linked C libraries' versions. */
 const char *chathooks_version(void);

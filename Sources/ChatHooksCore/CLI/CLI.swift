@@ -68,19 +68,21 @@ public enum CLI {
     /// Prints what each endpoint will do, or every problem; returns the exit status.
     public static func check(path: String) -> Int32 {
         // A file that may be downloadable is a problem however valid it is.
-        let exposure = ConfigExposure.checkForCLI(configPath: path).map { "may be downloadable: \($0)" }
+        var problems = ConfigExposure.checkForCLI(configPath: path).map { "may be downloadable: \($0)" }
+        var config: Config?
         do throws(ConfigError) {
-            let config = try ConfigLoader.load(path: path, strict: true)
-            guard exposure.isEmpty else { throw ConfigError(path: path, problems: [], kind: .exposed) }
-            print(describe(config), terminator: "")
-            return 0
+            config = try ConfigLoader.load(path: path, strict: true)
         } catch {
-            let problems = error.problems + exposure
+            problems = error.problems + problems
+        }
+        guard let config, problems.isEmpty else {
             var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
             for p in problems { out += "  - \(p)\n" }
             writeAll(2, Array(out.utf8))
             return 1
         }
+        print(describe(config), terminator: "")
+        return 0
     }
 
     public static func describe(_ config: Config) -> String {

@@ -18,9 +18,6 @@ public struct Config: Sendable {
     public var chatdealerProblems: [String] = []
     public var spaloProblems: [String] = []
 
-    /// Every problem of both blocks.
-    public var problems: [String] { chatdealerProblems + spaloProblems }
-
     public static let defaultMaxBodyBytes = 1 << 20
 }
 

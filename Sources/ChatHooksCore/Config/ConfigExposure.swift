@@ -15,6 +15,11 @@ enum ConfigExposure {
     /// Looks only under Apache and LiteSpeed (nginx reads no `.htaccess`; its
     /// configs keep the file outside the site), so elsewhere it costs one
     /// variable lookup.
+    /// The refusal both transports answer with, before the file is read.
+    static func refusal(configPath: String, variables: Request.Variables) -> ConfigOutcome? {
+        problem(configPath: configPath, variables: variables).map { .failed(ConfigError(path: configPath, problems: [$0], kind: .exposed)) }
+    }
+
     static func problem(configPath: String, variables: Request.Variables) -> String? {
         guard let software = variables["SERVER_SOFTWARE"],
               software.hasPrefixIgnoringASCIICase("APACHE") || software.containsIgnoringASCIICase("litespeed"),
@@ -181,11 +186,7 @@ enum HtaccessRules {
         while j < line.count, line[j] != 0x20, line[j] != UInt8(ascii: ">") { name.append(line[j]); j += 1 }
         if name.starts(with: "if".utf8) { return true }  // IfModule, IfVersion, IfDefine, IfDirective, IfFile
         if name.elementsEqual("filesmatch".utf8) {
-            let pattern = line[min(j + 1, line.count)...]
-            let word = Array("json5".utf8)
-            return pattern.count >= word.count && (0...(pattern.count - word.count)).contains { k in
-                pattern[(pattern.startIndex + k)..<(pattern.startIndex + k + word.count)].elementsEqual(word)
-            }
+            return String(decoding: line[min(j + 1, line.count)...], as: UTF8.self).containsIgnoringASCIICase("json5")
         }
         guard name.elementsEqual("files".utf8) else { return false }
         // <Files "chathooks.json5"> or <Files chathooks.json5>

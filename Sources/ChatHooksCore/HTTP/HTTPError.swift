@@ -37,7 +37,7 @@ public struct HTTPError: Error, Sendable {
         HTTPError(503, "not_configured", "this receiver is not configured; see the web server's error log", detail: detail)
     }
 
-    /// The configuration cannot be used: the response says which of three
+    /// The configuration cannot be used: the response says which of four
     /// things is wrong, in words a non-expert can act on, and nothing more;
     /// the details (key paths, line numbers) go to the error log.
     public static func configuration(_ error: ConfigError) -> HTTPError {

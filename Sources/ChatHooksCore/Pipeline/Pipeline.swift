@@ -16,6 +16,14 @@ public enum Pipeline {
         }
     }
 
+    /// A sender whose own block of the file has problems is not received
+    /// (the other sender's may be: see `Config.chatdealerProblems`).
+    static func refuseBrokenBlock(_ problems: [String], of config: Config) throws(HTTPError) {
+        guard problems.isEmpty else {
+            throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: problems).logLine)
+        }
+    }
+
     /// What SPALO shows the person chatting with the bot when a call is
     /// refused: `spalo.errorText`, else a short Japanese sentence that says
     /// nothing about why (the why is in the error log).
@@ -36,9 +44,7 @@ public enum Pipeline {
         }
         switch endpoint {
         case .chatdealer(let event):
-            guard config.chatdealerProblems.isEmpty else {
-                throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: config.chatdealerProblems).logLine)
-            }
+            try refuseBrokenBlock(config.chatdealerProblems, of: config)
             guard let cd = config.chatdealer else { throw HTTPError.notConfigured("chatdealer is not in \(config.path)") }
             guard let settings = cd.events[event] else {
                 throw HTTPError.notConfigured("chatdealer.events.\(event.rawValue) is not in \(config.path)")
@@ -73,9 +79,7 @@ public enum Pipeline {
             return Response(status: results.deferred.isEmpty ? 200 : 202, contentType: Response.jsonType, body: writer.bytes)
 
         case .spaloDataset:
-            guard config.spaloProblems.isEmpty else {
-                throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: config.spaloProblems).logLine)
-            }
+            try refuseBrokenBlock(config.spaloProblems, of: config)
             guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
             // An empty body is SPALO's URL check, like a body without webhookKey.
             let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) ?? JSONObject()

@@ -17,9 +17,7 @@ public enum CGITransport {
         var body = FileDescriptorBodyReader(fd: 0)
         let response = router.respond(to: request, body: &body) { request in
             let path = ConfigLoader.locate(environment: { request.variables[$0] })
-            if let exposed = ConfigExposure.problem(configPath: path, variables: request.variables) {
-                return .failed(ConfigError(path: path, problems: [exposed], kind: .exposed))
-            }
+            if let refusal = ConfigExposure.refusal(configPath: path, variables: request.variables) { return refusal }
             return ConfigOutcome { () throws(ConfigError) in
                 try ConfigLoader.load(path: path, environment: { request.variables[$0] })
             }

@@ -109,9 +109,7 @@ public enum FastCGITransport {
         let response = router.respond(to: request, body: &body) { request in
             let path = ConfigLoader.locate(environment: { request.variables[$0] ?? ConfigLoader.processEnvironment($0) })
             // Under Apache's mod_fcgid, as under its CGI (see ConfigExposure).
-            if let exposed = ConfigExposure.problem(configPath: path, variables: request.variables) {
-                return .failed(ConfigError(path: path, problems: [exposed], kind: .exposed))
-            }
+            if let refusal = ConfigExposure.refusal(configPath: path, variables: request.variables) { return refusal }
             return configs.config(at: path)
         }
         let bytes = response.cgiBytes
