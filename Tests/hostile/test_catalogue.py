@@ -41,7 +41,7 @@ from stack import record_evidence  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = {e: json.loads((REPO / "examples" / "samples" / f"{e}.json").read_text(encoding="utf-8"))
            for e in ["chat-start", "chat-message", "chat-end", "scenario", "form"]}
-CASE_TIMEOUT = 5  # seconds for one request (a crafted bcrypt cost would take hours)
+CASE_TIMEOUT = 15  # seconds for one request, on a loaded machine (a crafted bcrypt cost would take hours)
 BIG_TIMEOUT = 60  # for the cases that move 10 MB or a million keys, on a loaded machine
 MB10 = 10 * 1024 * 1024
 
@@ -687,10 +687,9 @@ def test_hostile_cgi_request(tmp_path, bin_dir, case):
     if case.spalo if case.spalo is not None else case.handler == "spalo-dataset":
         if case.status >= 400 and not (case.status == 400 and case.journal):
             assert list(body) == ["type", "text"] and body["type"] == "text", body
-            if "x-chathooks-error" in result.headers:  # the error code, when the build says it
-                assert result.headers["x-chathooks-error"] == case.code, result.headers
-            if case.message:  # SPALO's text may be a fixed one for the bot user: the log line names the problem
-                assert case.message in body["text"] or case.message in result.stderr, (body["text"], result.stderr)
+            assert result.headers.get("x-chathooks-error") == case.code, result.headers
+            if case.message:  # SPALO's text is for the bot user and says nothing: the log line names the problem
+                assert case.message in result.stderr and case.message not in body["text"], (body["text"], result.stderr)
         else:
             assert body["type"] == "dataset", body
     elif case.status < 300:
@@ -749,7 +748,7 @@ def test_hostile_cgi_request(tmp_path, bin_dir, case):
 # === FastCGI: malformed records to one spawn-fcgi'd `chathooks` ===================================
 
 BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE = 1, 2, 3, 4, 5, 6, 7, 9, 10, 11
-FASTCGI_TIMEOUT = 1  # CHATHOOKS_FASTCGI_TIMEOUT for the process: a stalled peer is dropped after this
+FASTCGI_TIMEOUT = 2  # CHATHOOKS_FASTCGI_TIMEOUT for the process: a stalled peer is dropped after this
 ANSWER_WAIT = 8      # seconds a test waits for any answer (more than FASTCGI_TIMEOUT)
 
 

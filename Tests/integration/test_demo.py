@@ -131,13 +131,14 @@ class Demo:
     """python3 tools/demo.py in the clone, stdout a pipe read here (bounded by select)."""
 
     def __init__(self, repo, started, port, env=None):
+        extra = env or {}
         self.repo = repo
         self.port = port
         self.stderr_path = repo.parent / f"demo-stderr-{len(started)}"
         evidence_dir()  # sets $CHATHOOKS_SECRETS_LOG_DIR: the demo's journal and logs are kept for Tests/zz_secrets
-        env = dict(os.environ, PORT=str(port), CHATHOOKS_BIN_DIR=str(BIN), PYTHONDONTWRITEBYTECODE="1", **(env or {}))
-        if "CHATHOOKS_RUN_DIR" not in (env or {}):
-            env.pop("CHATHOOKS_RUN_DIR", None)
+        env = dict(os.environ, PORT=str(port), CHATHOOKS_BIN_DIR=str(BIN), PYTHONDONTWRITEBYTECODE="1", **extra)
+        if "CHATHOOKS_RUN_DIR" not in extra:
+            env.pop("CHATHOOKS_RUN_DIR", None)  # one from the caller's environment must not pick the folder
         with open(self.stderr_path, "wb") as err:
             # As from a terminal: the stop signals at their defaults. (A test
             # run started in the background by a non-interactive shell, as CI

@@ -14,19 +14,21 @@ from itkit import TOKEN, running, sample
 from fastcgi_wire import BEGIN_REQUEST, PARAMS, RESPONDER, Conversation, name_value, record
 from stack import Stack, find, wait_for_path
 
-MAX_WAIT = 30  # seconds: how long a client waits for its answer (the limit under test is 1 s)
+MAX_WAIT = 30  # seconds: how long a client waits for its answer (the limit under test is 2 s)
 
 
 class OneFastCGIProcess(Stack):
+    timeout = "2"  # seconds: long enough for a valid request on a loaded machine
+
     """The multi-call `chathooks`, one FastCGI process under spawn-fcgi, with
-    a one-second connection time limit."""
+    a short connection time limit."""
 
     def start(self):
         sock = self.site.root / "sock" / "chathooks.sock"
         argv = [find("spawn-fcgi"), "-n", "-s", str(sock), "-M", "0660"]
         if self.site.user:
             argv += ["-u", self.site.user.pw_name, "-g", self.site.user.pw_name]
-        env = {"PATH": "/usr/bin:/bin", "CHATHOOKS_FASTCGI_TIMEOUT": "1", "TZ": "JST-9"}
+        env = {"PATH": "/usr/bin:/bin", "CHATHOOKS_FASTCGI_TIMEOUT": self.timeout, "TZ": "JST-9"}
         self.proc, log = self.spawn(argv + ["--", str(self.site.bin_dir / "chathooks")], "spawn-fcgi.log", env=env)
         wait_for_path(sock, self.proc, log)
         self.sock = sock
@@ -64,7 +66,10 @@ def test_a_peer_that_stalls_in_its_header_records_does_not_hold_the_process(stac
         assert answer.startswith(b"Status: 200 OK"), answer[:300]
         # The stalled connection was dropped by the process.
         staller.settimeout(MAX_WAIT)
-        assert staller.recv(100) == b""
+        try:
+            assert staller.recv(100) == b""
+        except ConnectionResetError:
+            pass  # dropped with our unread bytes: as good as a close
     finally:
         staller.close()
     assert len(stack.site.journal_lines()) == 1
