@@ -25,8 +25,10 @@ def stack():
 
 def send_and_close(path, data):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(10)
+        # A blocking connect waits for room in the listen queue (with a
+        # timeout it fails with EAGAIN once the one process falls behind).
         s.connect(str(path))
+        s.settimeout(10)
         s.sendall(data)
 
 
