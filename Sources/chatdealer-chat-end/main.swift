@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-Server.main(.fixed(.chatdealer(.chatEnd)))
+Server.main(.fixed(.chatEnd))

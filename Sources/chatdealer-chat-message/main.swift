@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-Server.main(.fixed(.chatdealer(.chatMessage)))
+Server.main(.fixed(.chatMessage))

@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-Server.main(.fixed(.chatdealer(.chatStart)))
+Server.main(.fixed(.chatStart))

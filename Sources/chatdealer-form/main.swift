@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-Server.main(.fixed(.chatdealer(.form)))
+Server.main(.fixed(.form))

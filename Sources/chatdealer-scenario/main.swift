@@ -1,3 +1,3 @@
 import ChatHooksCore
 
-Server.main(.fixed(.chatdealer(.scenario)))
+Server.main(.fixed(.scenario))

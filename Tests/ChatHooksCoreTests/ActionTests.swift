@@ -144,25 +144,25 @@ import Testing
 
 @Suite struct RoutingTests {
     @Test(arguments: [
-        ("/hooks/chatdealer/chat-start", Endpoint.chatdealer(.chatStart)),
-        ("/chatdealer/form", .chatdealer(.form)),
-        ("chatdealer/chat-end/", .chatdealer(.chatEnd)),
+        ("/hooks/chatdealer/chat-start", ReceiverKind.chatStart),
+        ("/chatdealer/form", .form),
+        ("chatdealer/chat-end/", .chatEnd),
         ("/x/chathooks.cgi/spalo/dataset", .spaloDataset),
     ])
-    func pathsNameTheirEndpoint(path: String, endpoint: Endpoint) {
-        #expect(Endpoint(path: path) == endpoint)
+    func pathsNameTheirReceiverKind(path: String, endpoint: ReceiverKind) {
+        #expect(ReceiverKind(path: path) == endpoint)
     }
 
     @Test(arguments: ["", "/", "/chatdealer", "/spalo/search", "/chatdealer/dataset", "/hooks/chatdealer/chat-start/x",
                       "/chatdealer/../chat-start", "/CHATDEALER/form"])
     func otherPathsNameNone(path: String) {
-        #expect(Endpoint(path: path) == nil)
+        #expect(ReceiverKind(path: path) == nil)
     }
 
-    @Test func executableNamesNameTheirEndpoint() {
-        #expect(Endpoint(executableName: "/opt/x/chatdealer-form.cgi") == .chatdealer(.form))
-        #expect(Endpoint(executableName: "spalo-dataset.fcgi") == .spaloDataset)
-        #expect(Endpoint(executableName: "chathooks") == nil)
+    @Test func executableNamesNameTheirReceiver() {
+        #expect(ReceiverKind(executableName: "/opt/x/chatdealer-form.cgi") == .form)
+        #expect(ReceiverKind(executableName: "spalo-dataset.fcgi") == .spaloDataset)
+        #expect(ReceiverKind(executableName: "chathooks") == nil)
     }
 }
 

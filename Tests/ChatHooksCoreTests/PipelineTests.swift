@@ -27,7 +27,7 @@ import Testing
         config = try ConfigLoader.load(path: dir.path + "/chathooks.json5")
     }
 
-    func run(_ endpoint: Endpoint = .chatdealer(.chatStart), method: String = "POST", body: [UInt8],
+    func run(_ kind: ReceiverKind = .chatStart, method: String = "POST", body: [UInt8],
              length: String?? = .some(nil), type: String? = nil, headers: [String: String]? = nil,
              config: ConfigOutcome? = nil) -> Response {
         var v = ["REQUEST_METHOD": method, "REMOTE_ADDR": "192.0.2.1"]
@@ -39,7 +39,8 @@ import Testing
         if let type { v["CONTENT_TYPE"] = type }
         for (k, value) in headers ?? ["X-Chathooks-Token": Self.token] { v[Request.metaVariableName(forHeader: k)] = value }
         var reader = BufferBodyReader(body)
-        return Pipeline.handle(endpoint, request: Request(variables: v), body: &reader, config: config ?? .loaded(self.config))
+        let loaded = config ?? .loaded(self.config)
+        return Router.fixed(kind).respond(to: Request(variables: v), body: &reader) { _ in loaded }
     }
 
     var journalLines: [String] {
@@ -134,7 +135,7 @@ import Testing
         // An event missing from the config's events is not received either.
         var partial = config
         partial.chatdealer?.events[.form] = nil
-        #expect(run(.chatdealer(.form), body: Array(VendorSamples.form.utf8), config: .loaded(partial)).status == 503)
+        #expect(run(.form, body: Array(VendorSamples.form.utf8), config: .loaded(partial)).status == 503)
         #expect(journalLines.count == 1)  // the one SPALO's broken block did not stop
     }
 
@@ -142,7 +143,7 @@ import Testing
         var broken = config
         broken.journal.path = dir.path + "/journal.jsonl/not-a-folder/x"
         try dir.write("journal.jsonl", "")
-        let r = run(.chatdealer(.chatEnd), body: Array(VendorSamples.chatEnd.utf8), config: .loaded(broken))
+        let r = run(.chatEnd, body: Array(VendorSamples.chatEnd.utf8), config: .loaded(broken))
         #expect(r.status == 500)
         #expect(try JSONParser.parse(r.body)["error"] == .string("journal_failed"))
         #expect(dir.read("chats/21252.jsonl") == nil, "an action ran without a journal line")
@@ -150,7 +151,7 @@ import Testing
 
     @Test func actionFailureSaysSoAndKeepsTheEvent() throws {
         try dir.write("chats", "a file where the folder should be")
-        let r = run(.chatdealer(.chatEnd), body: Array(VendorSamples.chatEnd.utf8))
+        let r = run(.chatEnd, body: Array(VendorSamples.chatEnd.utf8))
         #expect(r.status == 500)
         let json = try JSONParser.parse(r.body)
         #expect(json["error"] == .string("action_failed"))

@@ -46,7 +46,7 @@ public func fuzzFastCGIParams(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
     _ = request.remoteAddress
     _ = request.pathInfo
     _ = Router.byPath.endpoint(for: request)
-    if let p = request.variables["PATH_INFO"] { _ = Endpoint(path: p) }
+    if let p = request.variables["PATH_INFO"] { _ = ReceiverKind(path: p) }
     do {
         let length = try BodyDecoder.contentLength(request, limit: 1 << 20)
         invariant(length >= 0 && length <= 1 << 20, "Content-Length read as \(length)")

@@ -98,7 +98,7 @@ public func fuzzFastCGIRecords(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     } catch {
         checkErrorResponse(error, .chatdealer(.form))
     }
-    let reply = Pipeline.errorResponse(nil, Router.notFound).cgiBytes
+    let reply = OwnErrorForm.response(Router.notFound).cgiBytes
     _ = reply.withUnsafeBufferPointer { b in
         b.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), raw.out) }
     }

@@ -68,7 +68,7 @@ public func fuzzForm(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         return 0
     }
     for event in [ChatDealerEvent.form, .chatStart, .chatMessage] {
-        do { try event.validate(object) } catch { checkErrorResponse(error, .chatdealer(event)) }
+        do { try event.validate(object) } catch { checkErrorResponse(error, event.kind) }
     }
     var reader = FieldReader(object)
     do { _ = try SpaloDatasetRequest(&reader) } catch { checkErrorResponse(error, .spaloDataset) }

@@ -15,9 +15,9 @@ func invariant(_ condition: Bool, _ message: @autoclosure () -> String) {
 
 /// Any HTTPError becomes a response whose body is strict JSON with the
 /// error's code, and whose status is one a client can be sent.
-func checkErrorResponse(_ error: HTTPError, _ endpoint: Endpoint?) {
+func checkErrorResponse(_ error: HTTPError, _ kind: ReceiverKind?) {
     invariant((400...599).contains(error.status), "error status \(error.status) for \(error.code)")
-    let response = Pipeline.errorResponse(endpoint, error)
+    let response = kind?.errorResponse(error, .failed(ConfigError(path: "x", problems: []))) ?? OwnErrorForm.response(error)
     invariant(response.status == error.status, "the response status differs from the error's")
     do {
         let value = try JSONParser.parse(response.body, mode: .strict)

@@ -61,13 +61,13 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
         invariant(false, "JSONWriter's output is not JSON: \(error)")
     }
 
-    var valid: [Endpoint] = []
+    var valid: [ReceiverKind] = []
     for event in ChatDealerEvent.allCases {
         do {
             try event.validate(object)
-            valid.append(.chatdealer(event))
+            valid.append(event.kind)
         } catch {
-            checkErrorResponse(error, .chatdealer(event))
+            checkErrorResponse(error, event.kind)
         }
     }
     var reader = FieldReader(object)
@@ -82,7 +82,7 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
     let payload = object.removing(SpaloDatasetRequest.secretKeys)
     for endpoint in valid.prefix(2) {
         let record = JournalRecord(receivedAt: Timestamp(seconds: 1_600_000_000, nanoseconds: 123_456_789),
-                                   source: endpoint.source, event: endpoint.eventName, requestID: "fuzz-request",
+                                   source: endpoint.source, event: endpoint.event, requestID: "fuzz-request",
                                    remoteAddress: request.remoteAddress, payload: payload)
         let event = AcceptedEvent(record: record)
         let line = event.line

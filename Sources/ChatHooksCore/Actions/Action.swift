@@ -3,10 +3,21 @@ public struct AcceptedEvent: Sendable {
     public var record: JournalRecord
     /// The journal line, reused by actions that write the event out again.
     public var line: [UInt8]
+    /// The event decoded and validated, as its receiver checked it.
+    public var event: ValidatedEvent
 
-    public init(record: JournalRecord) {
+    public init(record: JournalRecord, event: ValidatedEvent) {
         self.record = record
         self.line = record.line
+        self.event = event
+    }
+
+    /// A journaled record, decoded again by its receiver (`replay`); a
+    /// record that no longer decodes is `.undecoded` (its actions still see
+    /// the raw payload).
+    public init(record: JournalRecord) {
+        let kind = ReceiverKind(source: record.source, event: record.event)
+        self.init(record: record, event: (kind.flatMap { try? $0.decode(record.payload) }) ?? .undecoded)
     }
 
     /// A value for a path or template placeholder: `event`, `source`,
@@ -54,3 +65,4 @@ public enum ActionFactory {
         }
     }
 }
+

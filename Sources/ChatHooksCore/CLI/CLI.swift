@@ -7,8 +7,8 @@ public enum CLI {
     /// is that receiver; started by a web server (CGI or FastCGI) it routes by
     /// path; from a shell it is the admin command.
     public static func main(_ arguments: [String]) -> Never {
-        if let endpoint = Endpoint(executableName: arguments.first ?? "") {
-            Server.main(.fixed(endpoint))
+        if let kind = ReceiverKind(executableName: arguments.first ?? "") {
+            Server.main(.fixed(kind))
         }
         // Under CGI, a query string without '=' may arrive as arguments
         // (RFC 3875 §4.4): a request must never reach the admin commands.
@@ -89,29 +89,17 @@ public enum CLI {
         var out = "\(config.path): valid\n"
         out += "journal: \(config.journal.path) (fsync \(config.journal.fsync ? "on" : "off"))\n"
         out += "body limit: \(config.maxBodyBytes) bytes\n"
-        for endpoint in Endpoint.all {
-            out += "\(endpoint.route) (\(endpoint.executableName)): "
-            switch endpoint {
-            case .chatdealer(let event):
-                guard let cd = config.chatdealer, let settings = cd.events[event] else {
-                    out += "not configured (answers 503)\n"
-                    continue
-                }
-                out += "POST with header \(cd.header) holding one of \(cd.tokens.count) token\(cd.tokens.count == 1 ? "" : "s"); journal"
-                out += actionsText(settings.actions) + "\n"
-            case .spaloDataset:
-                guard let sp = config.spalo else {
-                    out += "not configured (answers 503)\n"
-                    continue
-                }
-                let n = min(sp.dataset.staticEntries.count, DatasetReply.maxActions)
-                out += "POST with webhookKey and a bcrypt secretHash of the client secret; journal"
-                out += actionsText(sp.actions)
-                out += n == 0 ? "; reply 400 \"\(sp.dataset.emptyMessage)\"\n" : "; reply \(n) static value\(n == 1 ? "" : "s") (\(sp.dataset.staticEntries.prefix(3).map(\.key).joined(separator: ", "))\(n > 3 ? ", …" : ""))\n"
-            }
+        for kind in ReceiverKind.allCases {
+            var describer = Describer(config: config)
+            out += "\(kind.route) (\(kind.executableName)): " + kind.visit(&describer)
         }
         for w in config.warnings + executableWarnings(config) { out += "warning: \(w)\n" }
         return out
+    }
+
+    struct Describer: ReceiverVisitor {
+        let config: Config
+        func visit<R: Receiver>(_: R.Type) -> String { R.describe(config) }
     }
 
     /// Programs the actions would run that are not executable (yet). Checked

@@ -44,16 +44,25 @@ enum Maintenance {
             return true
         }
         for record in found {
-            let actions = actionsFor(record, config: config)
+            let line = "\(record.requestID) \(record.source)/\(record.event)"
+            let actions: [ActionSettings]
+            switch actionsFor(record, config: config) {
+            case .success(let a): actions = a
+            case .failure(let refusal):
+                status = 1
+                failedEvents += 1
+                print("\(line): not replayed: \(refusal.message)")
+                continue
+            }
             let count = actions.filter { only == nil || $0.typeName == only }.count
             let results = Pipeline.runActions(actions, AcceptedEvent(record: record), only: only)
-            let line = "\(record.requestID) \(record.source)/\(record.event): \(count) action\(count == 1 ? "" : "s")"
+            let head = "\(line): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
-                print("\(line) done")
+                print("\(head) done")
             } else {
                 status = 1
                 failedEvents += 1
-                print("\(line); " + (results.failures.map { "failed: \($0)" } + results.deferred.map { "deferred: \($0)" }).joined(separator: "; "))
+                print("\(head); " + (results.failures.map { "failed: \($0)" } + results.deferred.map { "deferred: \($0)" }).joined(separator: "; "))
             }
         }
         for id in wanted.sorted() {
@@ -65,11 +74,18 @@ enum Maintenance {
         return status
     }
 
-    static func actionsFor(_ record: JournalRecord, config: Config) -> [ActionSettings] {
-        switch (record.source, record.event) {
-        case ("spalo", _): return config.spalo?.actions ?? []
-        case ("chatdealer", let e): return ChatDealerEvent(rawValue: e).flatMap { config.chatdealer?.events[$0]?.actions } ?? []
-        default: return []
+    /// The actions the record's receiver has configured for it now.
+    static func actionsFor(_ record: JournalRecord, config: Config) -> Result<[ActionSettings], ReplayRefusal> {
+        guard let kind = ReceiverKind(source: record.source, event: record.event) else {
+            return .failure(ReplayRefusal(message: "no receiver in this build takes \(record.source)/\(record.event)"))
         }
+        var finder = ActionFinder(record: record, config: config)
+        return kind.visit(&finder)
+    }
+
+    struct ActionFinder: ReceiverVisitor {
+        let record: JournalRecord
+        let config: Config
+        func visit<R: Receiver>(_: R.Type) -> Result<[ActionSettings], ReplayRefusal> { R.actions(for: record, in: config) }
     }
 }

@@ -172,10 +172,25 @@ public struct JournalRecord: Sendable {
     public var receivedAt: Timestamp
     public var source: String
     public var event: String
+    /// Which configured webhook took it, for a sender with several (SPALO);
+    /// empty for the others. (Not an Optional: copying a `String?` here makes
+    /// the runtime build Optional's metadata, 25k instructions a CGI request.)
+    public var webhook: String
     public var requestID: String
     public var remoteAddress: String
     /// Every field as received, unknown ones included, secrets removed.
     public var payload: JSONObject
+
+    public init(receivedAt: Timestamp, source: String, event: String, webhook: String = "", requestID: String,
+                remoteAddress: String, payload: JSONObject) {
+        self.receivedAt = receivedAt
+        self.source = source
+        self.event = event
+        self.webhook = webhook
+        self.requestID = requestID
+        self.remoteAddress = remoteAddress
+        self.payload = payload
+    }
 
     /// The record as one JSON Lines line (newline included). The fixed
     /// fields are written straight into the line; only the payload goes
@@ -188,6 +203,10 @@ public struct JournalRecord: Sendable {
         writer.writeString(source)
         writer.raw(",\"event\":")
         writer.writeString(event)
+        if !webhook.isEmpty {
+            writer.raw(",\"webhook\":")
+            writer.writeString(webhook)
+        }
         writer.raw(",\"request_id\":")
         writer.writeString(requestID)
         writer.raw(",\"remote_addr\":")

@@ -69,7 +69,7 @@ extension JournalRecord {
         guard let at = value["received_at"]?.stringValue, let time = Timestamp(rfc3339: at),
               let source = value["source"]?.stringValue, let event = value["event"]?.stringValue,
               let id = value["request_id"]?.stringValue, let payload = value["payload"]?.objectValue else { return nil }
-        self.init(receivedAt: time, source: source, event: event, requestID: id,
+        self.init(receivedAt: time, source: source, event: event, webhook: value["webhook"]?.stringValue ?? "", requestID: id,
                   remoteAddress: value["remote_addr"]?.stringValue ?? "", payload: payload)
     }
 }

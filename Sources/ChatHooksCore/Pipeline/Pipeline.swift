@@ -1,40 +1,23 @@
-/// The request path, the same for every transport: method → config → auth →
-/// length → body → decode → validate → journal → actions → response. Every
-/// `HTTPError` thrown on the way becomes a response here and nowhere else.
+/// The request path, the same for every receiver and transport: method →
+/// config → header stage → length → body → body stage → journal → actions →
+/// reply. Every `HTTPError` thrown on the way becomes a response here and
+/// nowhere else, in the receiver's own error form.
 public enum Pipeline {
-    public static func handle(
-        _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
-        config: ConfigOutcome
+    static func handle<R: Receiver>(
+        _ receiver: R.Type, request: Request, body: inout some BodyReader, config: ConfigOutcome
     ) -> Response {
         do {
-            return try accept(endpoint, request: request, body: &body, config: config)
+            return try accept(R.self, request: request, body: &body, config: config)
         } catch {
             let remote = request.remoteAddress.isEmpty ? "" : " from \(request.remoteAddress)"
-            logError("\(endpoint.route): \(error.status) \(error.code)\(remote): \(error.message)"
+            logError("\(R.source)/\(R.event): \(error.status) \(error.code)\(remote): \(error.message)"
                      + (error.detail.map { " (\($0))" } ?? ""))
-            return errorResponse(endpoint, error, spaloText: Pipeline.spaloErrorText(config))
+            return R.errorResponse(error, config)
         }
     }
 
-    /// A sender whose own block of the file has problems is not received
-    /// (the other sender's may be: see `Config.chatdealerProblems`).
-    static func refuseBrokenBlock(_ problems: [String], of config: Config) throws(HTTPError) {
-        guard problems.isEmpty else {
-            throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: problems).logLine)
-        }
-    }
-
-    /// What SPALO shows the person chatting with the bot when a call is
-    /// refused: `spalo.errorText`, else a short Japanese sentence that says
-    /// nothing about why (the why is in the error log).
-    static func spaloErrorText(_ config: ConfigOutcome) -> String {
-        if case .loaded(let c) = config, let text = c.spalo?.errorText { return text }
-        return SpaloSettings.defaultErrorText
-    }
-
-    static func accept(
-        _ endpoint: Endpoint, request: Request, body: inout some BodyReader,
-        config result: ConfigOutcome
+    static func accept<R: Receiver>(
+        _ receiver: R.Type, request: Request, body: inout some BodyReader, config result: ConfigOutcome
     ) throws(HTTPError) -> Response {
         guard request.method == "POST" else { throw HTTPError.methodNotAllowed }
         let config: Config
@@ -42,67 +25,23 @@ public enum Pipeline {
         case .loaded(let c): config = c
         case .failed(let e): throw HTTPError.configuration(e)
         }
-        switch endpoint {
-        case .chatdealer(let event):
-            try refuseBrokenBlock(config.chatdealerProblems, of: config)
-            guard let cd = config.chatdealer else { throw HTTPError.notConfigured("chatdealer is not in \(config.path)") }
-            guard let settings = cd.events[event] else {
-                throw HTTPError.notConfigured("chatdealer.events.\(event.rawValue) is not in \(config.path)")
-            }
-            // The token is in a header: strangers are turned away before the body is read.
-            try cd.authenticator.authenticate(request)
-            guard let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) else {
-                throw HTTPError.badRequest("empty_body", "the body is empty")
-            }
-            try event.validate(payload)
-            let accepted = try journal(endpoint, request: request, payload: payload, config: config)
-            let results = runActions(settings.actions, accepted)
-            let id = accepted.record.requestID
-            guard results.failures.isEmpty else {
-                var body = JSONObject()
-                body.append("ok", .bool(false))
-                body.append("error", .string("action_failed"))
-                body.append("id", .string(id))
-                body.append("message", .string("the event is in the journal as \(id), but an action failed: \(results.failures.joined(separator: "; "))"))
-                return .json(500, .object(body))
-            }
-            // {"ok":true,"id":"…"}, written straight out; 202 with what is left
-            // to do (a spooled mail) under "deferred".
-            var writer = JSONWriter(reservingCapacity: 64)
-            writer.raw("{\"ok\":true,\"id\":")
-            writer.writeString(id)
-            if !results.deferred.isEmpty {
-                writer.raw(",\"deferred\":")
-                writer.write(.array(results.deferred.map { .string($0) }))
-            }
-            writer.raw("}\n")
-            return Response(status: results.deferred.isEmpty ? 200 : 202, contentType: Response.jsonType, body: writer.bytes)
+        let context = try R.prepare(config, request)
+        let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
+        let admitted: Admitted
+        switch try R.admit(payload, context) {
+        case .answered(let response): return response
+        case .admitted(let a): admitted = a
+        }
+        let accepted = try journal(R.source, R.event, admitted, request: request, config: config)
+        let results = runActions(admitted.actions, accepted)
+        return R.reply(admitted, context, accepted, results, config)
+    }
 
-        case .spaloDataset:
-            try refuseBrokenBlock(config.spaloProblems, of: config)
-            guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
-            // An empty body is SPALO's URL check, like a body without webhookKey.
-            let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes) ?? JSONObject()
-            let authenticator = SpaloAuthenticator(webhookKey: sp.webhookKey, clientSecret: sp.clientSecret)
-            if try authenticator.authenticate(payload) == .urlCheck {
-                // SPALO checks a URL when it is registered: answer, run nothing.
-                return .json(200, .object(JSONObject([.init(key: "type", value: .string("dataset")), .init(key: "actions", value: .array([]))])))
-            }
-            var reader = FieldReader(payload)
-            _ = try SpaloDatasetRequest(&reader)
-            let accepted = try journal(endpoint, request: request, payload: payload.removing(SpaloDatasetRequest.secretKeys), config: config)
-            let results = runActions(sp.actions, accepted)
-            var reply = DatasetReply.response(sp.dataset.staticEntries, emptyMessage: sp.dataset.emptyMessage)
-            // The bot user is waiting for the data: the reply stands, and the
-            // response says in headers what failed or waits (the event is journaled).
-            reply.headers.append(("X-Chathooks-Request-Id", accepted.record.requestID))
-            if !results.failures.isEmpty {
-                reply.headers.append(("X-Chathooks-Action-Failed", MIMEMessage.clean(results.failures.joined(separator: "; "))))
-            }
-            if !results.deferred.isEmpty {
-                reply.headers.append(("X-Chathooks-Action-Deferred", MIMEMessage.clean(results.deferred.joined(separator: "; "))))
-            }
-            return reply
+    /// A sender whose own block of the file has problems is not received
+    /// (the other sender's may be: see `Config.chatdealerProblems`).
+    static func refuseBrokenBlock(_ problems: [String], of config: Config) throws(HTTPError) {
+        guard problems.isEmpty else {
+            throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: problems).logLine)
         }
     }
 
@@ -116,12 +55,13 @@ public enum Pipeline {
     }
 
     /// Writes the event to the journal; only then may anything else happen.
-    static func journal(_ endpoint: Endpoint, request: Request, payload: JSONObject, config: Config) throws(HTTPError) -> AcceptedEvent {
+    static func journal(_ source: String, _ event: String, _ admitted: Admitted, request: Request,
+                        config: Config) throws(HTTPError) -> AcceptedEvent {
         let now = Timestamp.now()
-        let record = JournalRecord(receivedAt: now, source: endpoint.source, event: endpoint.eventName,
+        let record = JournalRecord(receivedAt: now, source: source, event: event, webhook: admitted.webhook,
                                    requestID: RequestID.make(at: now), remoteAddress: request.remoteAddress,
-                                   payload: payload)
-        let accepted = AcceptedEvent(record: record)
+                                   payload: admitted.journalPayload)
+        let accepted = AcceptedEvent(record: record, event: admitted.event)
         Teardown.park(accepted)
         do {
             try LineAppender(path: config.journal.path, fsync: config.journal.fsync).append(accepted.line)
@@ -152,25 +92,5 @@ public enum Pipeline {
             }
         }
         return results
-    }
-
-    /// An error in the sender's own form: SPALO's `{"type":"text",…}`, else ours
-    /// (also for a request that matched no endpoint).
-    static func errorResponse(_ endpoint: Endpoint?, _ error: HTTPError, spaloText: String = SpaloSettings.defaultErrorText) -> Response {
-        var headers = error.headers
-        switch endpoint {
-        case .spaloDataset?:
-            // The bot user reads the text: it says nothing of the cause. The
-            // error code (never a detail) is in a header, for whoever tests
-            // the URL with curl.
-            headers.append(("X-Chathooks-Error", error.code))
-            return DatasetReply.textResponse(error.status, spaloText, headers: headers)
-        case .chatdealer?, nil:
-            var body = JSONObject()
-            body.append("ok", .bool(false))
-            body.append("error", .string(error.code))
-            body.append("message", .string(error.message))
-            return .json(error.status, .object(body), headers: headers)
-        }
     }
 }
