@@ -3,8 +3,7 @@
 
 SWIFT_BUILD := scripts/swift-build.sh
 BIN := .build/release
-HANDLERS := chatdealer-chat-start chatdealer-chat-message chatdealer-chat-end \
-            chatdealer-scenario chatdealer-form spalo-dataset
+HANDLERS := $(shell cat scripts/receivers.txt)
 PORT ?= 8080
 
 .PHONY: all deps build dist test run clean bench link-order soak

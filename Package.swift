@@ -3,16 +3,12 @@ import Foundation
 import PackageDescription
 
 // One shared core, one thin executable per event, and the `chathooks` admin CLI.
-// The core imports Glibc, libxcrypt and libfcgi only (not even FoundationEssentials): every handler
+// The core imports Glibc, libxcrypt, libfcgi and SQLite only (not even FoundationEssentials): every handler
 // starts per request under CGI, so nothing is linked that would cost startup.
-let handlers = [
-    "chatdealer-chat-start",
-    "chatdealer-chat-message",
-    "chatdealer-chat-end",
-    "chatdealer-scenario",
-    "chatdealer-form",
-    "spalo-dataset",
-]
+// The receivers' executables, one per line of scripts/receivers.txt (the Makefile and the tests
+// read the same file; a unit test checks it names exactly the registry's receivers).
+let handlers = ((try? String(contentsOfFile: Context.packageDirectory + "/scripts/receivers.txt", encoding: .utf8)) ?? "")
+    .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 
 // Type metadata through direct accessor calls instead of mangled names that the runtime has to
 // demangle on first use: about 60k fewer instructions per CGI request (bench/RESULTS.md). Every
@@ -37,12 +33,14 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
+        // Read-only lookups for SPALO's dataset and search calls (Sources/ChatHooksCore/Lookup).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Replaces the Swift runtime's argv lookup (a parse of /proc/self/maps before main).
         // DWARF 4: Debian 12's valgrind (make bench, the instruction budget) cannot read the DWARF 5
         // that the toolchain's clang writes by default, and gives up on the whole executable.
         .target(name: "CStartup", cSettings: [.define("CHATHOOKS_VERSION", to: "\"\(version)\""),
                                               .unsafeFlags(["-gdwarf-4"])]),
-        .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI", "CStartup"],
+        .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI", "CSQLite", "CStartup"],
                 swiftSettings: leanMetadata),
         .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
                          linkerSettings: wrapAccept),

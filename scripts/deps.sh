@@ -24,6 +24,8 @@ have strace || missing+=(strace)
 have objdump || missing+=(binutils)
 # crypt.h and the static libcrypt.a that the handlers link.
 [ -f /usr/include/crypt.h ] && ls /usr/lib/*/libcrypt.a >/dev/null 2>&1 || missing+=(libcrypt-dev)
+# sqlite3.h and the static libsqlite3.a for the SQLite lookup source (SPALO dataset/search).
+[ -f /usr/include/sqlite3.h ] && ls /usr/lib/*/libsqlite3.a >/dev/null 2>&1 || missing+=(libsqlite3-dev)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

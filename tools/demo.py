@@ -40,8 +40,15 @@ from stack import HANDLERS, REPO, NginxFcgiwrap, Site, service_user  # noqa: E40
 from webclient import post  # noqa: E402
 
 TOKEN = "demo-token-0123456789abcdef"
-WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0"
-CLIENT_SECRET = "demo-client-secret"
+# One key and client secret per SPALO webhook of the example config.
+DATASET_WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0DA7A"
+SEARCH_WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M05EAC"
+SEND_WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M05E9D"
+DATASET_CLIENT_SECRET = "demo-dataset-client-secret"
+SEARCH_CLIENT_SECRET = "demo-search-client-secret"
+SEND_CLIENT_SECRET = "demo-send-client-secret"
+WEBHOOK_KEYS = {"dataset": DATASET_WEBHOOK_KEY, "search": SEARCH_WEBHOOK_KEY, "send": SEND_WEBHOOK_KEY}
+CLIENT_SECRETS = {"dataset": DATASET_CLIENT_SECRET, "search": SEARCH_CLIENT_SECRET, "send": SEND_CLIENT_SECRET}
 RUN_DIR_ENV = "CHATHOOKS_RUN_DIR"
 TEMP_BASES = ("/tmp", "/var/tmp")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -50,15 +57,11 @@ GROUP_GRACE = 5  # seconds a stopped server's process group gets before SIGKILL
 
 def demo_config():
     text = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    text = (text.replace("change-me-to-a-long-random-token", TOKEN)
-            .replace("change-me-to-your-webhook-key", WEBHOOK_KEY)
-            .replace("change-me-to-your-client-secret", CLIENT_SECRET))
-    return text
+    return stack.fill_placeholders(text, TOKEN, WEBHOOK_KEYS, CLIENT_SECRETS)
 
 
 def sample(handler):
-    name = "dataset" if handler == "spalo-dataset" else handler[len("chatdealer-"):]
-    return json.loads((REPO / "examples" / "samples" / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((REPO / "examples" / "samples" / f"{stack.sample_name(handler)}.json").read_text(encoding="utf-8"))
 
 
 def port_problem(port):
@@ -412,9 +415,9 @@ def serve(site, stack, folder):
     for h in HANDLERS:
         body = sample(h)
         headers = {"Content-Type": "application/json"}
-        if h == "spalo-dataset":
-            body["webhookKey"] = WEBHOOK_KEY
-            body["secretHash"] = bcrypt.hashpw(CLIENT_SECRET.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
+        if kind := stack.spalo_kind(h):
+            body["webhookKey"] = WEBHOOK_KEYS[kind]
+            body["secretHash"] = bcrypt.hashpw(CLIENT_SECRETS[kind].encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
         else:
             headers["X-Chathooks-Token"] = TOKEN
         r = post(stack.url(h), body, headers)
@@ -428,13 +431,14 @@ def serve(site, stack, folder):
     for line in site.journal_lines()[before:]:
         say("  " + line)
     say("\ntry it yourself (from this folder; -i shows the status):")
-    for h in HANDLERS[:-1]:
-        name = h[len("chatdealer-"):]
+    for h in HANDLERS:
+        if stack.spalo_kind(h):
+            continue
         say(f"  curl -sS -i -H 'X-Chathooks-Token: {TOKEN}' -H 'Content-Type: application/json' "
-            f"--data-binary @examples/samples/{name}.json {stack.url(h)}")
-    say("  # spalo/dataset wants its webhookKey and a fresh bcrypt secretHash of the client secret:")
-    say(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); d['webhookKey']='{WEBHOOK_KEY}'; "
-        f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRET}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "
+            f"--data-binary @examples/samples/{stack.sample_name(h)}.json {stack.url(h)}")
+    say("  # SPALO's webhooks want their own webhookKey and a fresh bcrypt secretHash of their client secret, e.g. dataset:")
+    say(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); d['webhookKey']='{WEBHOOK_KEYS['dataset']}'; "
+        f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRETS['dataset']}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "
         f"| curl -sS -i -H 'Content-Type: application/json' --data-binary @- {stack.url('spalo-dataset')}")
     say(f"\nlogs: {root}/logs/error.log — serving until Ctrl-C")
 

@@ -17,10 +17,31 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLERS = ["chatdealer-chat-start", "chatdealer-chat-message", "chatdealer-chat-end",
-            "chatdealer-scenario", "chatdealer-form", "spalo-dataset"]
-ROUTES = {h: "/hooks/" + ("spalo/dataset" if h == "spalo-dataset" else "chatdealer/" + h[len("chatdealer-"):])
-          for h in HANDLERS}
+# Every receiver's executable (scripts/receivers.txt, which Package.swift and the
+# Makefile read too); `chatdealer-chat-end` serves /hooks/chatdealer/chat-end.
+HANDLERS = (REPO / "scripts" / "receivers.txt").read_text().split()
+ROUTES = {h: "/hooks/" + h.replace("-", "/", 1) for h in HANDLERS}
+SPALO_KINDS = ("dataset", "search", "send")
+
+
+def sample_name(handler):
+    """examples/samples/<name>.json for a handler: chat-start, dataset, send."""
+    return handler.split("-", 1)[1]
+
+
+def spalo_kind(handler):
+    """`dataset` for spalo-dataset; None for Chat Dealer's handlers."""
+    return handler[len("spalo-"):] if handler.startswith("spalo-") else None
+
+
+def fill_placeholders(text, token, keys, secrets):
+    """examples/chathooks.json5 with its placeholders replaced: Chat Dealer's
+    token, and each SPALO webhook's key and secret (`keys`/`secrets` by kind)."""
+    text = text.replace("change-me-to-a-long-random-token", token)
+    for kind in SPALO_KINDS:
+        text = (text.replace(f"change-me-to-the-{kind}-webhook-key", keys[kind])
+                .replace(f"change-me-to-the-{kind}-client-secret", secrets[kind]))
+    return text
 START_TIMEOUT = 15  # seconds to wait for a server to listen
 EVIDENCE_ENV = "CHATHOOKS_SECRETS_LOG_DIR"
 

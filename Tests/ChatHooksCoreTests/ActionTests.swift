@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func datasetReplyShape() {
-        let many = (0..<250).map { DatasetSettings.Entry(key: "k\($0)", value: "v") }
+        let many = (0..<250).map { LookupField(name: "k\($0)", value: "v") }
         let r = DatasetReply.response(many, emptyMessage: "none")
         #expect(r.status == 200)
         let body = try? JSONParser.parse(r.body)
@@ -148,12 +148,14 @@ import Testing
         ("/chatdealer/form", .form),
         ("chatdealer/chat-end/", .chatEnd),
         ("/x/chathooks.cgi/spalo/dataset", .spaloDataset),
+        ("/hooks/spalo/search", .spaloSearch),
+        ("/hooks/spalo/send", .spaloSend),
     ])
     func pathsNameTheirReceiverKind(path: String, endpoint: ReceiverKind) {
         #expect(ReceiverKind(path: path) == endpoint)
     }
 
-    @Test(arguments: ["", "/", "/chatdealer", "/spalo/search", "/chatdealer/dataset", "/hooks/chatdealer/chat-start/x",
+    @Test(arguments: ["", "/", "/chatdealer", "/spalo/lookup", "/chatdealer/dataset", "/hooks/chatdealer/chat-start/x",
                       "/chatdealer/../chat-start", "/CHATDEALER/form"])
     func otherPathsNameNone(path: String) {
         #expect(ReceiverKind(path: path) == nil)
@@ -176,5 +178,26 @@ import Testing
         #expect(parts[0].contains("Content-Length: \(parts[1].utf8.count)\r\n") || parts[0].hasSuffix("Content-Length: \(parts[1].utf8.count)"))
         let body = try JSONParser.parse(parts[1])
         #expect(body["ok"] == .bool(false) && body["error"] == .string("internal_error"))
+    }
+}
+
+@Suite struct RegistryTests {
+    /// Package.swift, the Makefile and the test servers build and serve the
+    /// executables scripts/receivers.txt lists: it must name exactly the
+    /// registry's receivers, in its order.
+    @Test func receiversFileNamesEveryReceiverOfTheRegistry() throws {
+        let repo = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+        let text = String(decoding: try Files.read("/" + repo + "/scripts/receivers.txt"), as: UTF8.self)
+        #expect(text.split(separator: "\n").map(String.init) == ReceiverKind.allCases.map(\.executableName))
+    }
+
+    @Test func everyKindHasItsOwnRouteAndFindsItselfByIt() {
+        let routes = ReceiverKind.allCases.map(\.route)
+        #expect(Set(routes).count == routes.count)
+        for kind in ReceiverKind.allCases {
+            #expect(ReceiverKind(path: "/hooks/" + kind.route) == kind)
+            #expect(ReceiverKind(executableName: kind.executableName + ".cgi") == kind)
+            #expect(ReceiverKind(source: kind.source, event: kind.event) == kind)
+        }
     }
 }

@@ -48,7 +48,13 @@ import Testing
             return
         }
         #expect(a.path.description == "/etc/chathooks/data/chats/{chat_id}.jsonl")
-        #expect(c.spalo?.dataset.staticEntries == [.init(key: "住所", value: "東京都中央区銀座1-2-3")])
+        guard case .fixed(let rows)? = c.spalo?.webhooks.first?.lookup.source else {
+            Issue.record("the single spalo block is not read as one static dataset webhook")
+            return
+        }
+        #expect(rows == [LookupRow([LookupField(name: "住所", value: "東京都中央区銀座1-2-3")])])
+        #expect(c.spalo?.webhooks.map(\.name) == ["dataset"])
+        #expect(c.spalo?.webhooks.first?.kind == .dataset)
         #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[0]: shorter than 16") })
         #expect(c.warnings.contains { $0.hasPrefix("chatdealer.auth.tokens[1]") } == false)
     }
@@ -147,8 +153,8 @@ import Testing
         }
         try dir.write("missing.txt", "s2")
         let c = try ConfigLoader.decode(Array(text.utf8), path: path, environment: { _ in nil })
-        #expect(c.spalo?.webhookKey == "file-secret-value")
-        #expect(c.spalo?.clientSecret == "s2")
+        #expect(c.spalo?.webhooks.first?.webhookKey == "file-secret-value")
+        #expect(c.spalo?.webhooks.first?.clientSecret == "s2")
     }
 
     @Test func refusesAConfigThatReceivesNothingOrOpensChatDealerWithoutAuth() {

@@ -185,7 +185,7 @@ func decodeBase64(_ s: String) -> [UInt8] {
     /// A payload cannot change what the mail says about the call: our own
     /// names win, and the payload's values stay reachable under `payload`.
     @Test func ourValuesWinOverPayloadFieldsOfTheSameName() throws {
-        let e = try event(#"{"chat_id":"7","request_id":"01FAKE","source":"spoofed","event":"nope","received_at":"1999-01-01","#
+        let e = try event(#"{"chat_id":"7","event_date":"2025/12/01 09:00:00","request_id":"01FAKE","source":"spoofed","event":"nope","received_at":"1999-01-01","#
                           + #""parameters":"forged","agree_optin":true,"agree_optin_text":"forged","payload":"inner"}"#)
         let footer = try Template("{{source}}/{{event}} {{request_id}} {{received_at}} {{agree_optin_text}} {{chat_id}}")
             .render(TemplateContext.make(e))

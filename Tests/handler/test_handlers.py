@@ -32,8 +32,13 @@ def ulid_ms(ulid):
     return n
 
 
-def check_record(record, *, source, event, request_id, payload):
-    assert list(record) == ["received_at", "source", "event", "request_id", "remote_addr", "payload"]
+def check_record(record, *, source, event, request_id, payload, webhook=None):
+    # SPALO's records name the configured webhook that took them.
+    expected_keys = ["received_at", "source", "event"] + (["webhook"] if source == "spalo" else []) \
+        + ["request_id", "remote_addr", "payload"]
+    assert list(record) == expected_keys
+    if source == "spalo":
+        assert record["webhook"] == (webhook or "dataset")
     assert RFC3339.match(record["received_at"]), record["received_at"]
     received = datetime.fromisoformat(record["received_at"])
     assert received.utcoffset().total_seconds() == 9 * 3600  # TZ=JST-9 in the CGI environment

@@ -531,7 +531,7 @@ CASES = [
                    ("newline", "/chatdealer/chat-start\n"), ("semicolon", "/chatdealer/chat-start;x=1"),
                    ("query", "/chatdealer/chat-start?x"), ("dot-segment", "/chatdealer/chat-start/."),
                    ("encoded-slash", "/chatdealer%2Fchat-start"), ("unknown-event", "/chatdealer/chat-begin"),
-                   ("unknown-source", "/spalo/chat-start"), ("spalo-other-event", "/spalo/search"),
+                   ("unknown-source", "/spalo/chat-start"), ("spalo-other-event", "/spalo/lookup"),
                    ("backslash", "/chatdealer\\chat-start"), ("100-kb", "/a" * 50_000)]],
     ok("path-trailing-slash", "chathooks", j(SAMPLES["chat-start"]),
        kw={"extra": {"GATEWAY_INTERFACE": "CGI/1.1", "PATH_INFO": "/chatdealer/chat-start//"}}),

@@ -12,6 +12,7 @@ import bcrypt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
+import stack  # noqa: E402
 from stack import REPO, Site, record_evidence  # noqa: E402
 import webclient  # noqa: E402
 
@@ -29,16 +30,22 @@ def _recorded_post(*args, **kw):
 webclient.post = _recorded_post
 
 TOKEN = "integration-token-0123456789"
-SECRET = "integration-client-secret"
+# One key and client secret per SPALO webhook of the example config (plain
+# constants, each named as a secret: Tests/zz_secrets harvests them by name).
 WEBHOOK_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
+SECRET = "integration-client-secret"
+SEARCH_WEBHOOK_KEY = "B1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
+SEARCH_SECRET = "integration-search-client-secret"
+SEND_WEBHOOK_KEY = "C1B2C3D4E5F60718293A4B5C6D7E8F9012345678"
+SEND_SECRET = "integration-send-client-secret"
+WEBHOOK_KEYS = {"dataset": WEBHOOK_KEY, "search": SEARCH_WEBHOOK_KEY, "send": SEND_WEBHOOK_KEY}
+SECRETS = {"dataset": SECRET, "search": SEARCH_SECRET, "send": SEND_SECRET}
 LIMIT = 65536
 
 
 def config_text():
     config = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    config = (config.replace("change-me-to-a-long-random-token", TOKEN)
-              .replace("change-me-to-your-webhook-key", WEBHOOK_KEY)
-              .replace("change-me-to-your-client-secret", SECRET))
+    config = stack.fill_placeholders(config, TOKEN, WEBHOOK_KEYS, SECRETS)
     return config.replace("maxBodyBytes: 1048576", f"maxBodyBytes: {LIMIT}")
 
 
@@ -57,16 +64,15 @@ def running(kind, **kw):
 
 
 def sample(handler):
-    name = "dataset" if handler == "spalo-dataset" else handler[len("chatdealer-"):]
-    body = json.loads((REPO / "examples" / "samples" / f"{name}.json").read_text(encoding="utf-8"))
-    if handler == "spalo-dataset":
-        body["webhookKey"] = WEBHOOK_KEY
-        body["secretHash"] = bcrypt.hashpw(SECRET.encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
+    body = json.loads((REPO / "examples" / "samples" / f"{stack.sample_name(handler)}.json").read_text(encoding="utf-8"))
+    if kind := stack.spalo_kind(handler):
+        body["webhookKey"] = WEBHOOK_KEYS[kind]
+        body["secretHash"] = bcrypt.hashpw(SECRETS[kind].encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
     return body
 
 
 def headers(handler, token=TOKEN):
     h = {"Content-Type": "application/json"}
-    if handler != "spalo-dataset" and token is not None:
+    if not stack.spalo_kind(handler) and token is not None:
         h["X-Chathooks-Token"] = token
     return h

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from itkit import LIMIT, TOKEN, headers, running, sample
-from stack import HANDLERS, Apache, NginxFcgiwrap, NginxSpawnFcgi
+from stack import HANDLERS, Apache, NginxFcgiwrap, NginxSpawnFcgi, spalo_kind
 from webclient import post
 
 KINDS = {
@@ -36,10 +36,15 @@ def test_every_event_is_accepted_and_journaled(stack, handler):
     assert len(lines) == before + 1
     record = json.loads(lines[-1])
     assert record["remote_addr"] == "127.0.0.1"
-    if handler == "spalo-dataset":
-        assert r.json == {"type": "dataset", "actions": [{"key": "住所", "value": "東京都中央区銀座1-2-3"}]}
+    if kind := spalo_kind(handler):
+        expected = {"dataset": {"type": "dataset", "actions": [{"key": "住所", "value": "東京都中央区銀座1-2-3"}]},
+                    "search": ["銀座店", "新宿店", "梅田店"],
+                    "send": {"ok": True, "id": record["request_id"]}}[kind]
+        assert r.json == expected
         assert "webhookKey" not in record["payload"] and "secretHash" not in record["payload"]
         assert record["request_id"] == r.headers["x-chathooks-request-id"]
+        assert (record["source"], record["event"], record["webhook"]) == \
+            ("spalo", kind, {"dataset": "address", "search": "stores", "send": "answers"}[kind])
     else:
         assert r.json["ok"] is True and record["request_id"] == r.json["id"]
         assert record["payload"] == body

@@ -19,6 +19,12 @@ public struct SpaloAuthenticator: Sendable {
         guard constantTimeEquals(key.utf8, webhookKey.utf8) else {
             throw HTTPError.unauthorized("webhookKey does not match")
         }
+        try SpaloAuthenticator.verify(payload, clientSecret: clientSecret)
+        return .authenticated
+    }
+
+    /// `secretHash` against a client secret (the webhook key already matched).
+    static func verify(_ payload: JSONObject, clientSecret: String) throws(HTTPError) {
         guard let hashValue = payload["secretHash"] else { throw HTTPError.unauthorized("secretHash is missing") }
         guard case .string(let hash) = hashValue else { throw HTTPError.unauthorized("secretHash must be a string") }
         do {
@@ -32,6 +38,5 @@ public struct SpaloAuthenticator: Sendable {
             case .mismatch: throw HTTPError.unauthorized("secretHash does not match the client secret")
             }
         }
-        return .authenticated
     }
 }

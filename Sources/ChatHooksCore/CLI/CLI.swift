@@ -75,6 +75,12 @@ public enum CLI {
         } catch {
             problems = error.problems + problems
         }
+        var notes: [String] = []
+        if let config {
+            let lookups = LookupCheck.run(config)
+            problems += lookups.problems
+            notes = lookups.notes
+        }
         guard let config, problems.isEmpty else {
             var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
             for p in problems { out += "  - \(p)\n" }
@@ -82,6 +88,7 @@ public enum CLI {
             return 1
         }
         print(describe(config), terminator: "")
+        for note in notes { print("source: \(note)") }
         return 0
     }
 
@@ -110,7 +117,7 @@ public enum CLI {
         for event in ChatDealerEvent.allCases {
             if let settings = config.chatdealer?.events[event] { lists.append(("chatdealer.events.\(event.rawValue).actions", settings.actions)) }
         }
-        if let sp = config.spalo { lists.append(("spalo.actions", sp.actions)) }
+        for w in config.spalo?.webhooks ?? [] { lists.append(("spalo webhook \(w.name) actions", w.actions)) }
         var warnings: [String] = []
         for (path, actions) in lists {
             for (i, action) in actions.enumerated() {

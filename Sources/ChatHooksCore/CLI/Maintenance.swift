@@ -27,7 +27,7 @@ enum Maintenance {
 
     static func spoolDirectories(_ config: Config) -> [String] {
         var dirs: [String] = []
-        let all = (config.chatdealer?.events.all.flatMap(\.actions) ?? []) + (config.spalo?.actions ?? [])
+        let all = (config.chatdealer?.events.all.flatMap(\.actions) ?? []) + (config.spalo?.webhooks.flatMap(\.actions) ?? [])
         for case .mail(let m) in all where !dirs.contains(m.spool) { dirs.append(m.spool) }
         return dirs
     }

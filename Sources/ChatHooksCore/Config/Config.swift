@@ -89,26 +89,41 @@ public struct EventSettings: Sendable {
     public var actions: [ActionSettings]
 }
 
+/// SPALO: every configured webhook. Each has its own fixed key and client
+/// secret; a request is matched to its webhook by its `webhookKey`.
 public struct SpaloSettings: Sendable {
-    public var webhookKey: String
-    public var clientSecret: String
-    public var dataset: DatasetSettings
-    public var actions: [ActionSettings]
-    /// Shown in the chat when a call is refused (`spalo.errorText`).
+    public var webhooks: [SpaloWebhook]
+    /// Shown in the chat when a call is refused or a lookup fails (`spalo.errorText`).
     public var errorText: String = SpaloSettings.defaultErrorText
 
     /// Short, polite, and revealing nothing: the person reading it is chatting
     /// with the bot, not the one who can fix the cause.
     public static let defaultErrorText = "ただいまデータを取得できません。しばらくしてからもう一度お試しください。"
+    public static let defaultEmptyMessage = "設定できるデータがありません。"
 }
 
-public struct DatasetSettings: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var key: String
-        public var value: String
-    }
-    public var staticEntries: [Entry]
+/// SPALO's three kinds of webhook, by the names of their routes.
+public enum SpaloKind: String, Sendable, CaseIterable {
+    /// 外部データ設定: values to fill into the bot.
+    case dataset
+    /// データ参照: candidates to choose from.
+    case search
+    /// データ送信: everything answered, once the bot is done.
+    case send
+}
+
+public struct SpaloWebhook: Sendable {
+    /// Names the webhook in the journal, logs and `replay` (unique in the file).
+    public var name: String
+    public var kind: SpaloKind
+    public var webhookKey: String
+    public var clientSecret: String
+    public var lookup: LookupSettings
+    /// The chat's text when nothing is found (400, SPALO's `{"type":"text"}`).
     public var emptyMessage: String
+    /// The chat's text when the lookup fails (a file that cannot be read, …).
+    public var errorText: String
+    public var actions: [ActionSettings]
 }
 
 /// One configured action; `ActionFactory` turns it into something that runs.

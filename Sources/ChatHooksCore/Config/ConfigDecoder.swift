@@ -22,7 +22,7 @@ enum ConfigDecoder {
             maxBody = r.integer(l, "maxBodyBytes", "limits", range: 1...(256 << 20)) ?? maxBody
         }
         let chatdealer = root["chatdealer"].flatMap { decodeChatDealer($0, reader: &r) }
-        let spalo = root["spalo"].flatMap { decodeSpalo($0, reader: &r, journalFsync: journal.fsync) }
+        let spalo = root["spalo"].flatMap { SpaloConfigDecoder.decode($0, reader: &r, journalFsync: journal.fsync) }
         if root["chatdealer"] == nil && root["spalo"] == nil {
             r.problem("", "neither chatdealer nor spalo is configured: nothing would be received")
         }
@@ -75,53 +75,6 @@ enum ConfigDecoder {
             r.problem("chatdealer.events", "is required: name the events to receive")
         }
         return ChatDealerSettings(header: header, tokens: tokens, events: events)
-    }
-
-    static func decodeSpalo(_ value: JSONValue, reader r: inout ConfigReader, journalFsync: Bool) -> SpaloSettings? {
-        guard let sp = r.object(value, "spalo", allowed: ["webhookKey", "clientSecret", "dataset", "actions", "errorText"]) else { return nil }
-        let key = r.secret(sp["webhookKey"], "spalo.webhookKey") ?? ""
-        let secret = r.secret(sp["clientSecret"], "spalo.clientSecret") ?? ""
-        if ConfigDecoder.isPlaceholder(key) {
-            r.problem("spalo.webhookKey", "still the example's placeholder: copy the webhook key from SPALO's webhook settings")
-        }
-        if ConfigDecoder.isPlaceholder(secret) {
-            r.problem("spalo.clientSecret", "still the example's placeholder: copy the client secret from SPALO's webhook settings")
-        }
-        let errorText = r.string(sp, "errorText", "spalo") ?? SpaloSettings.defaultErrorText
-        if key == ConfigDecoder.vendorSampleWebhookKey {
-            r.problem("spalo.webhookKey", "is the sample key from SPALO's documentation, known to everyone: copy your webhook's own key")
-        }
-        var dataset = DatasetSettings(staticEntries: [], emptyMessage: "設定できるデータがありません。")
-        if let ds = r.object(sp["dataset"], "spalo.dataset", allowed: ["static", "emptyMessage"]) {
-            if let list = r.array(ds, "static", "spalo.dataset") {
-                for (i, item) in list.enumerated() {
-                    let at = "spalo.dataset.static[\(i)]"
-                    guard let o = r.object(item, at, allowed: ["key", "value"]) else { continue }
-                    guard let k = r.string(o, "key", at, required: true),
-                          let v = r.string(o, "value", at, required: true, nonEmpty: false) else { continue }
-                    if DatasetReply.cut(k) != k || DatasetReply.cut(v) != v {
-                        r.warnings.append("\(at): longer than \(DatasetReply.maxLength) characters (an emoji counts as two); SPALO takes 50, so it will be cut")
-                    }
-                    dataset.staticEntries.append(.init(key: k, value: v))
-                }
-                if list.count > DatasetReply.maxActions {
-                    r.warnings.append("spalo.dataset.static: \(list.count) entries; SPALO takes \(DatasetReply.maxActions), the rest are not sent")
-                }
-            }
-            if let m = r.string(ds, "emptyMessage", "spalo.dataset") { dataset.emptyMessage = m }
-        }
-        let actions = decodeActions(sp["actions"], "spalo.actions", event: "dataset", reader: &r, fsync: journalFsync)
-        for case (let i, let a) in actions.enumerated() {
-            let timeout: Int? = switch a {
-            case .mail(let m): m.timeout
-            case .command(let c): c.timeout
-            case .append: nil
-            }
-            if let timeout, timeout >= 5 {
-                r.warnings.append("spalo.actions[\(i)]: a timeout of \(timeout) s can outlast SPALO's 5-second wait; the bot would see an error")
-            }
-        }
-        return SpaloSettings(webhookKey: key, clientSecret: secret, dataset: dataset, actions: actions, errorText: errorText)
     }
 
     static func decodeActions(_ value: JSONValue?, _ path: String, event: String, reader r: inout ConfigReader, fsync: Bool) -> [ActionSettings] {

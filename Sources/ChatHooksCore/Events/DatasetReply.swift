@@ -4,12 +4,15 @@ public enum DatasetReply {
     public static let maxActions = 200
     public static let maxLength = 50
 
-    public static func response(_ entries: [DatasetSettings.Entry], emptyMessage: String) -> Response {
+    public static func response(_ entries: [LookupField], emptyMessage: String) -> Response {
         guard !entries.isEmpty else { return textResponse(400, emptyMessage) }
+        if entries.count > maxActions {
+            logError("spalo dataset: \(entries.count) values found; SPALO takes \(maxActions), the other \(entries.count - maxActions) are not sent")
+        }
         var actions: [JSONValue] = []
         for entry in entries.prefix(maxActions) {
             var action = JSONObject()
-            action.append("key", .string(cut(entry.key)))
+            action.append("key", .string(cut(entry.name)))
             action.append("value", .string(cut(entry.value)))
             actions.append(.object(action))
         }
@@ -17,6 +20,16 @@ public enum DatasetReply {
         body.append("type", .string("dataset"))
         body.append("actions", .array(actions))
         return .json(200, .object(body))
+    }
+
+    /// A search's candidates: a JSON array of at most 200 strings of at most
+    /// 50 characters (what SPALO's public sample receivers answer).
+    public static func candidates(_ list: [String], emptyMessage: String) -> Response {
+        guard !list.isEmpty else { return textResponse(400, emptyMessage) }
+        if list.count > maxActions {
+            logError("spalo search: \(list.count) candidates found; SPALO takes \(maxActions), the other \(list.count - maxActions) are not sent")
+        }
+        return .json(200, .array(list.prefix(maxActions).map { .string(cut($0)) }))
     }
 
     /// SPALO's error form, shown in the chat with "back" and "skip" buttons.

@@ -7,6 +7,8 @@ public enum ValidatedEvent: Sendable {
     case scenario(ScenarioFired)
     case form(FormAnswered)
     case spaloDataset(SpaloDatasetRequest)
+    case spaloSearch(SpaloDatasetRequest)
+    case spaloSend(SpaloSendRequest)
     /// A record that no receiver decodes any more (a journal line of a kind
     /// this build does not know): actions see its raw payload only.
     case undecoded

@@ -3,7 +3,7 @@
 /// here and its line in `visit`.
 public enum ReceiverKind: CaseIterable, Sendable, Hashable {
     case chatStart, chatMessage, chatEnd, scenario, form
-    case spaloDataset
+    case spaloDataset, spaloSearch, spaloSend
 
     /// Calls the visitor with this kind's receiver type: the one place that
     /// maps a kind to its code, statically.
@@ -14,7 +14,9 @@ public enum ReceiverKind: CaseIterable, Sendable, Hashable {
         case .chatEnd: v.visit(ChatDealerReceiver<ChatEnd>.self)
         case .scenario: v.visit(ChatDealerReceiver<ScenarioFired>.self)
         case .form: v.visit(ChatDealerReceiver<FormAnswered>.self)
-        case .spaloDataset: v.visit(SpaloDatasetReceiver.self)
+        case .spaloDataset: v.visit(SpaloReceiver<DatasetKind>.self)
+        case .spaloSearch: v.visit(SpaloReceiver<SearchKind>.self)
+        case .spaloSend: v.visit(SpaloReceiver<SendKind>.self)
         }
     }
 

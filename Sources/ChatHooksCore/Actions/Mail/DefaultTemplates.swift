@@ -10,6 +10,8 @@ enum DefaultTemplates {
         case "scenario": "[シナリオ発動] チャットID {{chat_id}}"
         case "form": "[フォーム回答] {{#subject}}{{subject}}{{/subject}}{{^subject}}チャットID {{chat_id}}{{/subject}}"
         case "dataset": "[SPALO 外部データ設定] {{botName}} {{item_name}}"
+        case "search": "[SPALO データ参照] {{botName}} {{item_name}}"
+        case "send": "[SPALO データ送信] {{botName}} {{senderName}}"
         default: "[chathooks] {{event}}"
         }
     }
@@ -116,6 +118,39 @@ enum DefaultTemplates {
             {{#data}}
             {{title}} [{{id}}]: {{value}}
             {{/data}}
+            """ + footer
+        case "search":
+            return """
+            SPALO の「データ参照」が呼ばれました。
+
+            ボット: {{botName}}
+            項目: {{item_name}}
+            日時: {{eventTime}}
+            {{#info}}ユーザー: {{userName}} ({{userId}}) {{email}}
+            {{/info}}
+
+            ---- 入力済みデータ ----
+            {{#data}}
+            {{title}} [{{id}}]: {{value}}
+            {{/data}}
+            """ + footer
+        case "send":
+            return """
+            SPALO からデータが送信されました。
+
+            ボット: {{botName}} ({{botId}})
+            ワークスペース: {{workspaceName}}
+            グループ: {{groupName}}
+            送信者: {{senderName}} ({{senderId}})
+            {{#historyId}}履歴ID: {{historyId}}
+            {{/historyId}}
+            {{#info}}ユーザー: {{userName}} ({{userId}}) {{email}}
+            {{/info}}
+
+            ---- 回答 ----
+            {{#dataDetail}}
+            {{title}}: {{value}}
+            {{/dataDetail}}
             """ + footer
         default:
             return "{{event}} {{request_id}}\n"

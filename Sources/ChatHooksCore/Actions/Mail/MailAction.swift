@@ -43,11 +43,10 @@ public struct MailAction: Action {
 
     /// The configured form item's value, when it is exactly one valid address.
     func replyTo(_ event: AcceptedEvent) -> MailAddress? {
-        guard let itemName = settings.replyToItem,
-              case .array(let items)? = event.record.payload["item"] else { return nil }
-        for item in items where item["item_name"]?.stringValue == itemName {
-            guard let value = item["item_value"]?.stringValue?.trimmingASCIISpaces,
-                  MailAddress.isAddrSpec(value) else { return nil }
+        guard let itemName = settings.replyToItem, case .form(let form) = event.event else { return nil }
+        for item in form.items where item.name == itemName {
+            let value = item.value.trimmingASCIISpaces
+            guard MailAddress.isAddrSpec(value) else { return nil }
             return MailAddress(value)
         }
         return nil
@@ -111,9 +110,11 @@ enum TemplateContext {
         }
         // The form's agreements, true or false as JSON or as strings, in words.
         // (Read as the form's validation reads them; anything else gets no words.)
-        for key in ["agree_optin", "agree_privacy_policy"] {
-            guard let yes = (try? FieldReader(context).bool(key)) ?? nil else { continue }
-            context.append(key + "_text", .string(yes ? "はい" : "いいえ"))
+        if case .form(let form) = event.event {
+            for (key, agreed) in [("agree_optin", form.agreeOptIn), ("agree_privacy_policy", form.agreePrivacyPolicy)] {
+                guard let yes = agreed else { continue }
+                context.append(key + "_text", .string(yes ? "はい" : "いいえ"))
+            }
         }
         return .object(context)
     }

@@ -1,0 +1,227 @@
+/// SPALO's webhooks. All three kinds are authenticated by the body: its
+/// `webhookKey` picks the configured webhook (compared with every key, in
+/// constant time), then its `secretHash` must be a bcrypt hash of *that*
+/// webhook's client secret. A POST without `webhookKey` is SPALO checking the
+/// URL: answered 200, nothing run. Errors are SPALO's `{"type":"text"}`.
+enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
+    static var source: String { "spalo" }
+    static var event: String { Kind.kind.rawValue }
+
+    static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> SpaloSettings {
+        try Pipeline.refuseBrokenBlock(config.spaloProblems, of: config)
+        guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
+        guard sp.webhooks.contains(where: { $0.kind == Kind.kind }) else {
+            throw HTTPError.notConfigured("spalo.webhooks has no \(Kind.kind.rawValue) webhook in \(config.path)")
+        }
+        return sp
+    }
+
+    static func admit(_ payload: JSONObject?, _ sp: SpaloSettings) throws(HTTPError) -> Admission {
+        // An empty body is SPALO's URL check, like a body without webhookKey.
+        let payload = payload ?? JSONObject()
+        guard let keyValue = payload["webhookKey"] else { return .answered(Kind.urlCheckReply) }
+        guard case .string(let key) = keyValue else { throw HTTPError.unauthorized("webhookKey must be a string") }
+        let webhook = try match(key, in: sp.webhooks)
+        try SpaloAuthenticator.verify(payload, clientSecret: webhook.clientSecret)
+        var reader = FieldReader(payload)
+        let event = try Kind.decode(&reader)
+        return .admitted(Admitted(event: event, journalPayload: payload.removing(SpaloDatasetRequest.secretKeys),
+                                  actions: webhook.actions, webhook: webhook.name))
+    }
+
+    /// The webhook whose key this is. Every configured key is compared, each
+    /// in constant time and with no early exit, so the time taken says
+    /// nothing about which key (or how much of one) matched. A key of a
+    /// webhook of another kind is refused like an unknown one.
+    static func match(_ key: String, in webhooks: [SpaloWebhook]) throws(HTTPError) -> SpaloWebhook {
+        var found = -1
+        for (i, w) in webhooks.enumerated() {
+            let equal = constantTimeEquals(key.utf8, w.webhookKey.utf8)
+            found = equal ? i : found
+        }
+        guard found >= 0 else { throw HTTPError.unauthorized("webhookKey does not match") }
+        let webhook = webhooks[found]
+        guard webhook.kind == Kind.kind else {
+            throw HTTPError(401, "unauthorized", "webhookKey does not match",
+                            detail: "it is the key of webhook \(webhook.name), a \(webhook.kind.rawValue) webhook, not a \(Kind.kind.rawValue) one: register /hooks/spalo/\(webhook.kind.rawValue) for it")
+        }
+        return webhook
+    }
+
+    static func reply(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
+                      _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+        // The webhook is there: admit found it by this name a moment ago.
+        let webhook = sp.webhooks.first { $0.name == admitted.webhook } ?? sp.webhooks[0]
+        var reply = Kind.reply(webhook, accepted, results, config)
+        SpaloForm.addOutcomeHeaders(&reply, accepted, results)
+        return reply
+    }
+
+    static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response {
+        SpaloForm.errorResponse(error, config)
+    }
+
+    static func decodeJournaled(_ payload: JSONObject) throws(HTTPError) -> ValidatedEvent {
+        var reader = FieldReader(payload)
+        return try Kind.decode(&reader)
+    }
+
+    static func actions(for record: JournalRecord, in config: Config) -> Result<[ActionSettings], ReplayRefusal> {
+        // Journals written before webhooks had names hold the one dataset webhook's events.
+        let name = record.webhook.isEmpty ? "dataset" : record.webhook
+        guard let w = config.spalo?.webhooks.first(where: { $0.name == name && $0.kind == Kind.kind }) else {
+            return .failure(ReplayRefusal(message: "no \(Kind.kind.rawValue) webhook named \(name) in \(config.path)"))
+        }
+        return .success(w.actions)
+    }
+
+    static func describe(_ config: Config) -> String {
+        let mine = config.spalo?.webhooks.filter { $0.kind == Kind.kind } ?? []
+        guard !mine.isEmpty else { return "not configured (answers 503)\n" }
+        var out = "POST with webhookKey and a bcrypt secretHash of the webhook's client secret; \(mine.count) webhook\(mine.count == 1 ? "" : "s")\n"
+        for w in mine {
+            out += "  \(w.name): journal" + CLI.actionsText(w.actions) + Kind.describeReply(w) + "\n"
+        }
+        return out
+    }
+}
+
+/// What differs between SPALO's three kinds of webhook.
+protocol SpaloWebhookKind {
+    static var kind: SpaloKind { get }
+    static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent
+    /// The answer to SPALO's URL check: an empty answer of the kind's own form.
+    static var urlCheckReply: Response { get }
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response
+    static func describeReply(_ webhook: SpaloWebhook) -> String
+}
+
+/// 外部データ設定: `{"type":"dataset","actions":[{"key":…,"value":…}]}`.
+enum DatasetKind: SpaloWebhookKind {
+    static var kind: SpaloKind { .dataset }
+
+    static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent {
+        .spaloDataset(try SpaloDatasetRequest(&reader, kind: .dataset))
+    }
+
+    static var urlCheckReply: Response {
+        .json(200, .object(JSONObject([.init(key: "type", value: .string("dataset")), .init(key: "actions", value: .array([]))])))
+    }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+        guard case .spaloDataset(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
+        do {
+            let values = try LookupRunner.dataset(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
+            return DatasetReply.response(values, emptyMessage: webhook.emptyMessage)
+        } catch {
+            return SpaloForm.lookupFailed(error, webhook, accepted)
+        }
+    }
+
+    static func describeReply(_ w: SpaloWebhook) -> String {
+        if case .fixed(let rows) = w.lookup.source {
+            let fields = rows.first?.fields ?? []
+            let n = min(fields.count, DatasetReply.maxActions)
+            return n == 0 ? "; reply 400 \"\(w.emptyMessage)\""
+                : "; reply \(n) static value\(n == 1 ? "" : "s") (\(fields.prefix(3).map(\.name).joined(separator: ", "))\(n > 3 ? ", …" : ""))"
+        }
+        return "; reply the values " + SpaloForm.describeLookup(w)
+    }
+}
+
+/// データ参照: a JSON array of candidate strings.
+enum SearchKind: SpaloWebhookKind {
+    static var kind: SpaloKind { .search }
+
+    static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent {
+        .spaloSearch(try SpaloDatasetRequest(&reader, kind: .search))
+    }
+
+    static var urlCheckReply: Response { .json(200, .array([])) }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+        guard case .spaloSearch(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
+        do {
+            let list = try LookupRunner.search(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
+            return DatasetReply.candidates(list, emptyMessage: webhook.emptyMessage)
+        } catch {
+            return SpaloForm.lookupFailed(error, webhook, accepted)
+        }
+    }
+
+    static func describeReply(_ w: SpaloWebhook) -> String {
+        if case .fixed(let rows) = w.lookup.source { return "; reply \(min(rows.count, DatasetReply.maxActions)) static candidates" }
+        return "; reply the candidates " + SpaloForm.describeLookup(w)
+    }
+}
+
+/// データ送信: journaled, its actions run; answered like Chat Dealer's events
+/// (`{"ok":true,"id":…}`; SPALO asks only for a 200).
+enum SendKind: SpaloWebhookKind {
+    static var kind: SpaloKind { .send }
+
+    static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent {
+        .spaloSend(try SpaloSendRequest(&reader))
+    }
+
+    static var urlCheckReply: Response { .json(200, .object(JSONObject())) }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+        OwnSuccessForm.response(accepted, results)
+    }
+
+    static func describeReply(_ w: SpaloWebhook) -> String { "; reply 200" }
+}
+
+/// What every SPALO reply shares.
+enum SpaloForm {
+    /// The bot user is waiting for the data: a reply stands even when an
+    /// action failed, and headers say what failed or waits (the event is journaled).
+    static func addOutcomeHeaders(_ reply: inout Response, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults) {
+        reply.headers.append(("X-Chathooks-Request-Id", accepted.record.requestID))
+        if !results.failures.isEmpty {
+            reply.headers.append(("X-Chathooks-Action-Failed", MIMEMessage.clean(results.failures.joined(separator: "; "))))
+        }
+        if !results.deferred.isEmpty {
+            reply.headers.append(("X-Chathooks-Action-Deferred", MIMEMessage.clean(results.deferred.joined(separator: "; "))))
+        }
+    }
+
+    /// A lookup that failed: SPALO's 400 with the webhook's text (never a
+    /// 500, which SPALO shows as a broken bot); the cause on stderr.
+    static func lookupFailed(_ error: LookupError, _ webhook: SpaloWebhook, _ accepted: AcceptedEvent) -> Response {
+        logError("spalo/\(webhook.kind.rawValue) \(webhook.name) \(accepted.record.requestID): lookup failed: \(error.message)")
+        return DatasetReply.textResponse(400, webhook.errorText, headers: [("X-Chathooks-Error", "lookup_failed")])
+    }
+
+    /// Where a CSV source keeps its index: `cache/` beside the journal.
+    static func cacheDirectory(_ config: Config) -> String {
+        Files.resolve("cache", against: Files.directoryName(config.journal.path))
+    }
+
+    static func describeLookup(_ w: SpaloWebhook) -> String {
+        let key = w.lookup.key.map { " by \($0)" } ?? ""
+        switch w.lookup.source {
+        case .fixed: return "from the config"
+        case .csv(let path, let encoding, let match): return "from \(path) (\(encoding.rawValue)) where \(match) =\(key.isEmpty ? " ?" : key.dropFirst(3))"
+        case .sqlite(let path, _, _): return "from SQLite \(path)\(key)"
+        case .command(let argv, let timeout, _): return "printed by \(argv.joined(separator: " ")) (timeout \(timeout) s)\(key)"
+        case .none: return ""
+        }
+    }
+
+    /// `{"type":"text","text":…}`: the bot user reads the text, so it says
+    /// nothing of the cause (`spalo.errorText`, else a short Japanese
+    /// sentence). The error code (never a detail) is in a header, for whoever
+    /// tests the URL with curl.
+    static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response {
+        var headers = error.headers
+        headers.append(("X-Chathooks-Error", error.code))
+        return DatasetReply.textResponse(error.status, errorText(config), headers: headers)
+    }
+
+    static func errorText(_ config: ConfigOutcome) -> String {
+        if case .loaded(let c) = config, let text = c.spalo?.errorText { return text }
+        return SpaloSettings.defaultErrorText
+    }
+}

@@ -1,0 +1,3 @@
+import ChatHooksCore
+
+Server.main(.fixed(.spaloSend))
