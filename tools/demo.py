@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bcrypt  # noqa: E402
 
 from reach import unreachable  # noqa: E402
+import stack as stacklib  # noqa: E402
 from stack import HANDLERS, REPO, NginxFcgiwrap, Site, service_user  # noqa: E402
 from webclient import post  # noqa: E402
 
@@ -57,11 +58,11 @@ GROUP_GRACE = 5  # seconds a stopped server's process group gets before SIGKILL
 
 def demo_config():
     text = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    return stack.fill_placeholders(text, TOKEN, WEBHOOK_KEYS, CLIENT_SECRETS)
+    return stacklib.fill_placeholders(text, TOKEN, WEBHOOK_KEYS, CLIENT_SECRETS)
 
 
 def sample(handler):
-    return json.loads((REPO / "examples" / "samples" / f"{stack.sample_name(handler)}.json").read_text(encoding="utf-8"))
+    return json.loads((REPO / "examples" / "samples" / f"{stacklib.sample_name(handler)}.json").read_text(encoding="utf-8"))
 
 
 def port_problem(port):
@@ -415,7 +416,7 @@ def serve(site, stack, folder):
     for h in HANDLERS:
         body = sample(h)
         headers = {"Content-Type": "application/json"}
-        if kind := stack.spalo_kind(h):
+        if kind := stacklib.spalo_kind(h):
             body["webhookKey"] = WEBHOOK_KEYS[kind]
             body["secretHash"] = bcrypt.hashpw(CLIENT_SECRETS[kind].encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
         else:
@@ -432,10 +433,10 @@ def serve(site, stack, folder):
         say("  " + line)
     say("\ntry it yourself (from this folder; -i shows the status):")
     for h in HANDLERS:
-        if stack.spalo_kind(h):
+        if stacklib.spalo_kind(h):
             continue
         say(f"  curl -sS -i -H 'X-Chathooks-Token: {TOKEN}' -H 'Content-Type: application/json' "
-            f"--data-binary @examples/samples/{stack.sample_name(h)}.json {stack.url(h)}")
+            f"--data-binary @examples/samples/{stacklib.sample_name(h)}.json {stack.url(h)}")
     say("  # SPALO's webhooks want their own webhookKey and a fresh bcrypt secretHash of their client secret, e.g. dataset:")
     say(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); d['webhookKey']='{WEBHOOK_KEYS['dataset']}'; "
         f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRETS['dataset']}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "

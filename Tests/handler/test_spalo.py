@@ -476,3 +476,31 @@ def test_the_old_single_webhook_block_still_works(tmp_path):
     # No search webhook in that config: the search route is not configured,
     # even for a URL check (registering it in SPALO shows that it fails).
     assert site.run("spalo-search", {}).status == 503
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "lookup"
+
+
+@pytest.mark.parametrize("source", [
+    '{ type: "csv", path: "customers.csv", match: "email" }',
+    '{ type: "sqlite", path: "customers.db", query: "SELECT 名前, 住所 FROM customers WHERE email = :key" }',
+    '{ type: "command", argv: ["lookup-customer"] }',
+])
+def test_the_readmes_worked_examples_answer_the_same(tmp_path, source):
+    """examples/lookup: the README's customers, as CSV, as SQLite (made from
+    customers.sql as the README says) and as a ten-line script."""
+    root = tmp_path / "example"
+    root.mkdir()
+    for name in ("customers.csv", "lookup-customer"):
+        (root / name).write_bytes((EXAMPLES / name).read_bytes())
+    (root / "lookup-customer").chmod(0o755)
+    sqlite3.connect(root / "customers.db").executescript((EXAMPLES / "customers.sql").read_text(encoding="utf-8"))
+    site = Site(root, config_text=f"""{{
+      journal: {{ path: "data/journal.jsonl", fsync: false }},
+      spalo: {{ webhooks: [ {{ name: "address", kind: "dataset", webhookKey: "{CSV_WEBHOOK_KEY}",
+        clientSecret: "{CSV_CLIENT_SECRET}", key: "info.email", source: {source}, columns: ["名前", "住所"] }} ] }},
+    }}""")
+    r = site.run("spalo-dataset", body("csv", email="tanaka@example.jp"))
+    assert r.json["actions"] == [{"key": "名前", "value": "田中花子"}, {"key": "住所", "value": "大阪府大阪市北区梅田1-1 梅田ビル 3F"}]
+    assert_text(site.run("spalo-dataset", body("csv", email="nobody@example.jp")), 400, "設定できるデータがありません。")
+    assert check(site).returncode == 0, check(site).stderr

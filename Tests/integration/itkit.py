@@ -12,7 +12,7 @@ import bcrypt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
-import stack  # noqa: E402
+import stack as stacklib  # noqa: E402
 from stack import REPO, Site, record_evidence  # noqa: E402
 import webclient  # noqa: E402
 
@@ -45,7 +45,7 @@ LIMIT = 65536
 
 def config_text():
     config = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    config = stack.fill_placeholders(config, TOKEN, WEBHOOK_KEYS, SECRETS)
+    config = stacklib.fill_placeholders(config, TOKEN, WEBHOOK_KEYS, SECRETS)
     return config.replace("maxBodyBytes: 1048576", f"maxBodyBytes: {LIMIT}")
 
 
@@ -64,8 +64,8 @@ def running(kind, **kw):
 
 
 def sample(handler):
-    body = json.loads((REPO / "examples" / "samples" / f"{stack.sample_name(handler)}.json").read_text(encoding="utf-8"))
-    if kind := stack.spalo_kind(handler):
+    body = json.loads((REPO / "examples" / "samples" / f"{stacklib.sample_name(handler)}.json").read_text(encoding="utf-8"))
+    if kind := stacklib.spalo_kind(handler):
         body["webhookKey"] = WEBHOOK_KEYS[kind]
         body["secretHash"] = bcrypt.hashpw(SECRETS[kind].encode(), bcrypt.gensalt(rounds=4, prefix=b"2b")).decode()
     return body
@@ -73,6 +73,6 @@ def sample(handler):
 
 def headers(handler, token=TOKEN):
     h = {"Content-Type": "application/json"}
-    if not stack.spalo_kind(handler) and token is not None:
+    if not stacklib.spalo_kind(handler) and token is not None:
         h["X-Chathooks-Token"] = token
     return h

@@ -38,6 +38,8 @@ def clone():
     repo = tmp / "clone"
     for part in ("tools", "examples", "nginx"):
         shutil.copytree(REPO / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "scripts").mkdir()
+    shutil.copy(REPO / "scripts" / "receivers.txt", repo / "scripts")
     started = []
     yield repo, started
     for demo in started:
