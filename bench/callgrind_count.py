@@ -46,3 +46,23 @@ def count(program_argv, env, body_path, out_file="/dev/null", timeout=600):
                            timeout=timeout)
     m = COLLECTED.search(p.stderr)
     return Counted(int(m.group(1)) if m else None, p.returncode, p.stdout, p.stderr)
+
+
+# The Swift runtime's cache of generic type metadata: a hash map keyed by the
+# addresses of type descriptors, so its probing costs more or less with every
+# new link layout (±3,000 instructions a request, for no change in the code).
+METADATA_CACHE = re.compile(r"ConcurrentReadableHashMap|MetadataCacheKey|GenericCacheEntry|MetadataAllocator")
+ANNOTATE_LINE = re.compile(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*?)(\s\[.*)?$")
+
+
+def metadata_cache_instructions(out_file):
+    """Instructions spent in the runtime's metadata-cache hash map (exclusive
+    cost of its functions), from a callgrind output file."""
+    out = subprocess.run(["callgrind_annotate", "--threshold=100", str(out_file)], capture_output=True,
+                         text=True, check=True).stdout
+    total = 0
+    for line in out.splitlines():
+        m = ANNOTATE_LINE.match(line)
+        if m and m.group(2) != "PROGRAM TOTALS" and METADATA_CACHE.search(m.group(2)):
+            total += int(m.group(1).replace(",", ""))
+    return total

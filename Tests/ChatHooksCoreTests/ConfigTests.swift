@@ -203,14 +203,19 @@ import Testing
             _ = try ConfigLoader.decode(Array(text.utf8), path: example, strict: true, environment: { _ in nil })
             Issue.record("the example was accepted with its placeholders")
         } catch {
-            #expect(error.problems.count == 3, "\(error.problems)")
-            for key in ["chatdealer.auth.tokens[0]", "spalo.webhookKey", "spalo.clientSecret"] {
+            // The token, and each of the three SPALO webhooks' key and secret.
+            #expect(error.problems.count == 7, "\(error.problems)")
+            var keys = ["chatdealer.auth.tokens[0]"]
+            for i in 0..<3 { keys += ["spalo.webhooks[\(i)].webhookKey", "spalo.webhooks[\(i)].clientSecret"] }
+            for key in keys {
                 #expect(error.problems.contains { $0.hasPrefix(key + ": still the example's placeholder") }, "\(key)")
             }
         }
-        let filled = text.replacingFirst("change-me-to-a-long-random-token", with: "0123456789abcdef0123456789abcdef")
-            .replacingFirst("change-me-to-your-webhook-key", with: "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678")
-            .replacingFirst("change-me-to-your-client-secret", with: "a-client-secret")
+        var filled = text.replacingFirst("change-me-to-a-long-random-token", with: "0123456789abcdef0123456789abcdef")
+        for (i, kind) in ["dataset", "search", "send"].enumerated() {
+            filled = filled.replacingFirst("change-me-to-the-\(kind)-webhook-key", with: "A1B2C3D4E5F60718293A4B5C6D7E8F901234567\(i)")
+                .replacingFirst("change-me-to-the-\(kind)-client-secret", with: "a-\(kind)-client-secret")
+        }
         _ = try ConfigLoader.decode(Array(filled.utf8), path: example, strict: true, environment: { _ in nil })
     }
 

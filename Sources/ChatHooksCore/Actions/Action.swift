@@ -1,10 +1,13 @@
 /// What an action is given: the accepted event, already in the journal.
-public struct AcceptedEvent: Sendable {
-    public var record: JournalRecord
+/// A class: it is handed to every action and parked for the life of a CGI
+/// process (see `Teardown`), and a reference costs one retain where a copy of
+/// the record, the line and the typed event costs one for each of their parts.
+public final class AcceptedEvent: Sendable {
+    public let record: JournalRecord
     /// The journal line, reused by actions that write the event out again.
-    public var line: [UInt8]
+    public let line: [UInt8]
     /// The event decoded and validated, as its receiver checked it.
-    public var event: ValidatedEvent
+    public let event: ValidatedEvent
 
     public init(record: JournalRecord, event: ValidatedEvent) {
         self.record = record
@@ -15,7 +18,7 @@ public struct AcceptedEvent: Sendable {
     /// A journaled record, decoded again by its receiver (`replay`); a
     /// record that no longer decodes is `.undecoded` (its actions still see
     /// the raw payload).
-    public init(record: JournalRecord) {
+    public convenience init(record: JournalRecord) {
         let kind = ReceiverKind(source: record.source, event: record.event)
         self.init(record: record, event: (kind.flatMap { try? $0.decode(record.payload) }) ?? .undecoded)
     }

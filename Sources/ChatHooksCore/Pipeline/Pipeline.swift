@@ -27,11 +27,8 @@ public enum Pipeline {
         }
         let context = try R.prepare(config, request)
         let payload = try readPayload(request, body: &body, limit: config.maxBodyBytes)
-        let admitted: Admitted
-        switch try R.admit(payload, context) {
-        case .answered(let response): return response
-        case .admitted(let a): admitted = a
-        }
+        if let answer = R.answerWithoutJournal(payload, context) { return answer }
+        let admitted = try R.admit(payload, context)
         let accepted = try journal(R.source, R.event, admitted, request: request, config: config)
         let results = runActions(admitted.actions, accepted)
         return R.reply(admitted, context, accepted, results, config)

@@ -42,11 +42,13 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
         return settings
     }
 
-    static func admit(_ payload: JSONObject?, _ settings: EventSettings) throws(HTTPError) -> Admission {
+    static func answerWithoutJournal(_ payload: JSONObject?, _ settings: EventSettings) -> Response? { nil }
+
+    static func admit(_ payload: JSONObject?, _ settings: EventSettings) throws(HTTPError) -> Admitted {
         guard let payload else { throw HTTPError.badRequest("empty_body", "the body is empty") }
         var reader = FieldReader(payload)
         let typed = try Payload(&reader)
-        return .admitted(Admitted(event: typed.validated, journalPayload: payload, actions: settings.actions, webhook: ""))
+        return Admitted(event: typed.validated, journalPayload: payload, actions: settings.actions, webhook: "")
     }
 
     static func reply(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,

@@ -18,10 +18,14 @@ protocol Receiver {
     /// route (503 when there are none) and what the headers can authenticate.
     static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> Context
 
+    /// An answer that needs no journal line and runs nothing (SPALO's URL
+    /// check: a POST without `webhookKey`), or nil. `payload` is nil for an
+    /// empty body.
+    static func answerWithoutJournal(_ payload: JSONObject?, _ context: Context) -> Response?
+
     /// Body stage: what the body authenticates (SPALO's key and hash), then
-    /// decoding and validation. `payload` is nil for an empty body. An answer
-    /// that needs no journal (SPALO's URL check) is `.answered`.
-    static func admit(_ payload: JSONObject?, _ context: Context) throws(HTTPError) -> Admission
+    /// decoding and validation.
+    static func admit(_ payload: JSONObject?, _ context: Context) throws(HTTPError) -> Admitted
 
     /// The success reply, in the sender's form, once the event is journaled
     /// and its actions have run.
@@ -43,13 +47,6 @@ protocol Receiver {
 
     /// The subject and body a mail action sends unless the config gives its own.
     static var defaultMail: (subject: String, body: String) { get }
-}
-
-/// The outcome of a receiver's body stage.
-enum Admission {
-    /// Answered without a journal line or an action (SPALO's URL check).
-    case answered(Response)
-    case admitted(Admitted)
 }
 
 /// A request that passed every check: what goes into the journal and what runs.

@@ -16,17 +16,22 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
         return sp
     }
 
-    static func admit(_ payload: JSONObject?, _ sp: SpaloSettings) throws(HTTPError) -> Admission {
-        // An empty body is SPALO's URL check, like a body without webhookKey.
-        let payload = payload ?? JSONObject()
-        guard let keyValue = payload["webhookKey"] else { return .answered(Kind.urlCheckReply) }
-        guard case .string(let key) = keyValue else { throw HTTPError.unauthorized("webhookKey must be a string") }
+    /// An empty body is SPALO's URL check, like a body without webhookKey.
+    static func answerWithoutJournal(_ payload: JSONObject?, _ sp: SpaloSettings) -> Response? {
+        guard let payload, payload["webhookKey"] != nil else { return Kind.urlCheckReply }
+        return nil
+    }
+
+    static func admit(_ payload: JSONObject?, _ sp: SpaloSettings) throws(HTTPError) -> Admitted {
+        guard case .string(let key)? = payload?["webhookKey"], let payload else {
+            throw HTTPError.unauthorized("webhookKey must be a string")
+        }
         let webhook = try match(key, in: sp.webhooks)
         try SpaloAuthenticator.verify(payload, clientSecret: webhook.clientSecret)
         var reader = FieldReader(payload)
         let event = try Kind.decode(&reader)
-        return .admitted(Admitted(event: event, journalPayload: payload.removing(SpaloDatasetRequest.secretKeys),
-                                  actions: webhook.actions, webhook: webhook.name))
+        return Admitted(event: event, journalPayload: payload.removing(SpaloDatasetRequest.secretKeys),
+                        actions: webhook.actions, webhook: webhook.name)
     }
 
     /// The webhook whose key this is. Every configured key is compared, each

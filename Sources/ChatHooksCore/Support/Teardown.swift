@@ -3,15 +3,13 @@
 /// event goes out of scope earlier, inside the pipeline; freeing its payload
 /// object by object costs about a tenth of a small request's instructions, and
 /// the kernel takes the whole heap back a moment later anyway. So under CGI it
-/// is parked instead: copied into a heap cell that is never released, which
-/// keeps everything it refers to alive. (A cell rather than an Optional global:
-/// assigning an Optional of the type would itself make the runtime build
-/// metadata.) A FastCGI server lives on and never parks anything: `parking`
-/// stays false there.
+/// is parked instead: retained once more and never released, which keeps
+/// everything it refers to alive. A FastCGI server lives on and never parks
+/// anything: `parking` stays false there.
 enum Teardown {
     nonisolated(unsafe) static var parking = false
 
     static func park(_ value: AcceptedEvent) {
-        if parking { UnsafeMutablePointer<AcceptedEvent>.allocate(capacity: 1).initialize(to: value) }
+        if parking { _ = Unmanaged.passRetained(value) }
     }
 }
