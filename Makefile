@@ -6,7 +6,7 @@ BIN := .build/release
 HANDLERS := $(shell cat scripts/receivers.txt)
 PORT ?= 8080
 
-.PHONY: all deps build dist test run clean bench link-order soak
+.PHONY: all deps build dist test run clean bench bench-spalo link-order soak
 
 all: build
 
@@ -36,10 +36,17 @@ run: build
 	PORT=$(PORT) python3 tools/demo.py
 
 # Benchmarks (not part of `make test`): ours against C, PHP and Python, as CGI
-# and FastCGI; writes bench/RESULTS.md. About 7 minutes on 2 cores.
+# and FastCGI; writes bench/RESULTS.md. About 8 minutes on 2 cores.
 bench: deps
 	@bench/setup.sh
 	python3 bench/run.py
+
+# Only the benchmark's section 5 (SPALO dataset lookups in CSV and SQLite,
+# against PHP), about a minute; writes bench/work/spalo-only/RESULTS-spalo.md.
+# BENCH_BIN=.build/release times the executables already built there.
+bench-spalo: deps
+	@bench/setup.sh
+	python3 bench/run.py --only spalo $(if $(BENCH_BIN),--bin $(BENCH_BIN))
 
 # 10 minutes of mixed traffic through nginx to one FastCGI process: RSS and open
 # descriptors sampled and required flat, nothing lost (not in `make test`;

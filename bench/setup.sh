@@ -2,8 +2,9 @@
 # Installs what `make bench` needs beyond `make deps` (which brings nginx,
 # spawn-fcgi, libfcgi-dev and libcrypt-dev): php-cgi and PHP-FPM, wrk,
 # valgrind, gcc with the static C library, and Jansson (libjansson-dev ships
-# libjansson.a; Debian's libcjson-dev has no static library). Debian/Ubuntu,
-# apt-get (through sudo when not root). Safe to run repeatedly.
+# libjansson.a; Debian's libcjson-dev has no static library), and PHP's SQLite
+# driver (php-sqlite3: pdo_sqlite, for bench/php/spalo-sqlite.php).
+# Debian/Ubuntu, apt-get (through sudo when not root). Safe to run repeatedly.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -11,6 +12,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 have php-cgi || missing+=(php-cgi)
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || missing+=(php-fpm)
+{ have php-cgi && php-cgi -m 2>/dev/null | grep -qx pdo_sqlite; } || missing+=(php-sqlite3)
 have wrk || missing+=(wrk)
 have valgrind || missing+=(valgrind)
 have callgrind_annotate || missing+=(valgrind)

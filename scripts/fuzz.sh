@@ -54,7 +54,7 @@ build() {
   local map=$OUT/modules/CStartup/module.modulemap
   printf 'module CStartup {\n    header "%s/Sources/CStartup/include/CStartup.h"\n    export *\n}\n' "$ROOT" > "$map.new"
   if cmp -s "$map.new" "$map"; then rm "$map.new"; else mv "$map.new" "$map"; fi
-  local includes=(-I Sources/CCrypt -I Sources/CFastCGI -I "$OUT/modules/CStartup")
+  local includes=(-I Sources/CCrypt -I Sources/CFastCGI -I Sources/CSQLite -I "$OUT/modules/CStartup")
   # Swift 6 language mode, as Package.swift sets.
   local flags=(-sanitize=fuzzer,address -O -g -parse-as-library -swift-version 6)
   # Every C file of CStartup but startup.c. startup.c replaces libswiftCore's
@@ -76,7 +76,7 @@ build() {
         "$c" -o "$o"
     fi
   done
-  if stale "$OUT/core/ChatHooksCore.o" Sources/ChatHooksCore Sources/CStartup/include Sources/CCrypt Sources/CFastCGI "$map"; then
+  if stale "$OUT/core/ChatHooksCore.o" Sources/ChatHooksCore Sources/CStartup/include Sources/CCrypt Sources/CFastCGI Sources/CSQLite "$map"; then
     echo "fuzz: compiling ChatHooksCore (instrumented; about a minute)"
     local sources
     mapfile -t sources < <(find Sources/ChatHooksCore -name '*.swift' | sort)
@@ -90,9 +90,9 @@ build() {
   # (scripts/deps.sh installs the .a files): the same code, and libfcgi's
   # own function names in sanitizer reports (the .so is stripped).
   # (As input files: an -l would come after the module maps' autolinked
-  # -lfcgi and -lcrypt, which pick the shared libraries.)
+  # -lfcgi, -lcrypt and -lsqlite3, which pick the shared libraries.)
   local clibs=() lib a
-  for lib in fcgi crypt; do
+  for lib in fcgi crypt sqlite3; do
     a=$(ls /usr/lib/*/lib$lib.a 2>/dev/null | head -1 || true)
     if [ -n "$a" ]; then clibs+=("$a"); else clibs+=("-l$lib"); fi
   done

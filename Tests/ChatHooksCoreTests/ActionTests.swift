@@ -77,7 +77,7 @@ import Testing
                                 body: try Template("b"), replyToItem: nil, sendmail: dir.path + "/no-such-sendmail",
                                 timeout: 5, spool: dir.path + "/spool")
         let settings: [ActionSettings] = [.append(AppendSettings(path: try PathTemplate(dir.path + "/a.jsonl"), fsync: false)), .mail(mail)]
-        let results = Pipeline.runActions(settings, AcceptedEvent(record: record), only: "mail")
+        let results = ActionRunner.run(settings, AcceptedEvent(record: record), only: "mail")
         #expect(results.failures.isEmpty && results.deferred.count == 1)
         #expect(dir.read("a.jsonl") == nil)  // the append action was skipped
         let spooled = try #require(dir.read("spool/\(record.requestID)-1.mail"))

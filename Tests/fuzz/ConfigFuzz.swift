@@ -50,8 +50,25 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         for settings in cd.events.all { actions += settings.actions }
     }
     if let sp = config.spalo, config.spaloProblems.isEmpty {
-        actions += sp.actions
-        _ = DatasetReply.response(sp.dataset.staticEntries, emptyMessage: sp.dataset.emptyMessage).cgiBytes
+        invariant(!sp.webhooks.isEmpty, "a spalo block without a webhook was accepted")
+        var names = Set<String>(), keys = Set<String>()
+        for w in sp.webhooks {
+            invariant(names.insert(w.name).inserted && !w.name.isEmpty, "webhook name \(w.name) accepted twice or empty")
+            invariant(w.webhookKey.isEmpty || keys.insert(w.webhookKey).inserted, "one webhookKey accepted for two webhooks")
+            actions += w.actions
+            switch w.lookup.source {
+            case .fixed(let rows):
+                _ = DatasetReply.response(rows.first?.fields ?? [], emptyMessage: w.emptyMessage).cgiBytes
+                _ = DatasetReply.candidates(rows.compactMap { $0.fields.first?.value }, emptyMessage: w.emptyMessage).cgiBytes
+            case .csv(let path, _, _), .sqlite(let path, _, _):
+                invariant(path.hasPrefix("/"), "a lookup path is not absolute: \(path)")
+            case .command(let argv, let timeout, _):
+                invariant(argv.first?.hasPrefix("/") == true, "a lookup command that is not an absolute path: \(argv)")
+                invariant((1...LookupSettings.maxCommandTimeout).contains(timeout), "a lookup command timeout of \(timeout)")
+            case .none:
+                invariant(w.kind == .send, "a \(w.kind) webhook without a source")
+            }
+        }
     }
     for action in actions {
         switch action {

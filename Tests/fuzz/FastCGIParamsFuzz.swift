@@ -45,7 +45,7 @@ public func fuzzFastCGIParams(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
     _ = request.method
     _ = request.remoteAddress
     _ = request.pathInfo
-    _ = Router.byPath.endpoint(for: request)
+    _ = Router.byPath.kind(for: request)
     if let p = request.variables["PATH_INFO"] { _ = ReceiverKind(path: p) }
     do {
         let length = try BodyDecoder.contentLength(request, limit: 1 << 20)
@@ -53,11 +53,11 @@ public func fuzzFastCGIParams(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
         invariant(String(length) == request.contentLength!.drop { $0 == "0" }.description || length == 0,
                   "Content-Length \(request.contentLength!) read as \(length)")
     } catch {
-        checkErrorResponse(error, .chatdealer(.form))
+        checkErrorResponse(error, .form)
     }
     invariant(BodyDrain.limit(announced: request.contentLength) <= BodyDrain.maxDrain, "drain past its limit")
-    do { _ = try BodyDecoder.kind(request) } catch { checkErrorResponse(error, .chatdealer(.chatStart)) }
-    do { try fuzzAuthenticator.authenticate(request) } catch { checkErrorResponse(error, .chatdealer(.chatEnd)) }
+    do { _ = try BodyDecoder.kind(request) } catch { checkErrorResponse(error, .chatStart) }
+    do { try fuzzAuthenticator.authenticate(request) } catch { checkErrorResponse(error, .chatEnd) }
     for header in ["X-Chathooks-Token", "Content-Encoding", "x-forwarded-for"] {
         _ = request.variables[Request.metaVariableName(forHeader: header)]
     }

@@ -88,7 +88,7 @@ public func fuzzFastCGIRecords(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     var count = 0
     if let envp = raw.envp { while envp[count] != nil { count += 1 } }
     invariant(request.variables.count <= count, "\(request.variables.count) variables from \(count) entries")
-    _ = Router.byPath.endpoint(for: request)
+    _ = Router.byPath.kind(for: request)
     var body = FastCGIBodyReader(stream: raw.in)
     do {
         let length = try BodyDecoder.contentLength(request, limit: 1 << 16)
@@ -96,7 +96,7 @@ public func fuzzFastCGIRecords(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
         invariant(bytes.count == length, "read \(bytes.count) of \(length) body bytes")
         _ = try? BodyDecoder.decode(bytes, as: try BodyDecoder.kind(request))
     } catch {
-        checkErrorResponse(error, .chatdealer(.form))
+        checkErrorResponse(error, .form)
     }
     let reply = OwnErrorForm.response(Router.notFound).cgiBytes
     _ = reply.withUnsafeBufferPointer { b in

@@ -40,7 +40,7 @@ public func fuzzForm(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         direct = try FormURLDecoder.decode(input)
     } catch {
-        checkErrorResponse(error, .chatdealer(.form))
+        checkErrorResponse(error, .form)
         _ = try? BodyDecoder.decode(input, as: .form)  // may still be JSON (a leading `{`)
         return 0
     }
@@ -64,7 +64,7 @@ public func fuzzForm(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     do {
         object = try BodyDecoder.decode(input, as: .form)
     } catch {
-        checkErrorResponse(error, .chatdealer(.form))
+        checkErrorResponse(error, .form)
         return 0
     }
     for event in [ChatDealerEvent.form, .chatStart, .chatMessage] {

@@ -47,7 +47,7 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
     do {
         object = try BodyDecoder.decode(body, as: .json)
     } catch {
-        checkErrorResponse(error, .chatdealer(.chatStart))
+        checkErrorResponse(error, .chatStart)
         checkErrorResponse(error, .spaloDataset)
         return 0
     }
@@ -109,7 +109,7 @@ public func fuzzRequestBody(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
 
         // A mail: nothing from the payload starts a header.
         let settings = MailSettings(from: fuzzFrom, envelopeSender: fuzzFrom.address, to: fuzzTo, subject: fuzzSubject,
-                                    body: try! Template(DefaultTemplates.body(for: endpoint.eventName)),
+                                    body: try! Template(DefaultTemplates.body(for: endpoint.event)),
                                     replyToItem: "メールアドレス", sendmail: "/nonexistent/sendmail", timeout: 5, spool: "/nonexistent/spool")
         checkMail(MailAction(settings: settings, index: 0).compose(event).bytes)
     }

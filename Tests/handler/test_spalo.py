@@ -5,6 +5,7 @@ or without a BOM, Shift_JIS), an SQLite database and a command; the send
 webhook journaled with its actions run; `chathooks check` on each source.
 Hashes come from Python's bcrypt; databases from Python's sqlite3."""
 import json
+import shutil
 import os
 import signal
 import sqlite3
@@ -504,3 +505,30 @@ def test_the_readmes_worked_examples_answer_the_same(tmp_path, source):
     assert r.json["actions"] == [{"key": "名前", "value": "田中花子"}, {"key": "住所", "value": "大阪府大阪市北区梅田1-1 梅田ビル 3F"}]
     assert_text(site.run("spalo-dataset", body("csv", email="nobody@example.jp")), 400, "設定できるデータがありません。")
     assert check(site).returncode == 0, check(site).stderr
+
+
+def test_check_refuses_customer_data_the_web_server_may_hand_out(tmp_path):
+    """A CSV or SQLite file of customers inside public_html with no .htaccess
+    denying it is a leak: `check` says so, until the bundle's data/.htaccess
+    is beside it."""
+    private = tmp_path / "private"
+    data = tmp_path / "public_html" / "data"
+    private.mkdir()
+    data.mkdir(parents=True)
+    (data / "customers.csv").write_bytes((EXAMPLES / "customers.csv").read_bytes())
+    sqlite3.connect(data / "customers.db").executescript((EXAMPLES / "customers.sql").read_text(encoding="utf-8"))
+    site = Site(private, config_text=f"""{{
+      journal: {{ path: "journal.jsonl" }},
+      spalo: {{ webhooks: [
+        {{ name: "a", kind: "dataset", webhookKey: "{CSV_WEBHOOK_KEY}", clientSecret: "{CSV_CLIENT_SECRET}", key: "info.email",
+           source: {{ type: "csv", path: "../public_html/data/customers.csv", match: "email" }} }},
+        {{ name: "b", kind: "dataset", webhookKey: "{SQLITE_WEBHOOK_KEY}", clientSecret: "{SQLITE_CLIENT_SECRET}", key: "info.email",
+           source: {{ type: "sqlite", path: "../public_html/data/customers.db", query: "SELECT 名前 FROM customers WHERE email = :key" }} }},
+      ] }},
+    }}""")
+    r = check(site)
+    assert r.returncode == 1, r.stdout
+    assert r.stderr.count("may be downloadable") == 2 and "customers.csv" in r.stderr and "customers.db" in r.stderr
+    shutil.copy(Path(__file__).resolve().parents[2] / "dist-files" / "data.htaccess", data / ".htaccess")
+    r = check(site)
+    assert r.returncode == 0, r.stderr

@@ -15,14 +15,6 @@ public final class AcceptedEvent: Sendable {
         self.event = event
     }
 
-    /// A journaled record, decoded again by its receiver (`replay`); a
-    /// record that no longer decodes is `.undecoded` (its actions still see
-    /// the raw payload).
-    public convenience init(record: JournalRecord) {
-        let kind = ReceiverKind(source: record.source, event: record.event)
-        self.init(record: record, event: (kind.flatMap { try? $0.decode(record.payload) }) ?? .undecoded)
-    }
-
     /// A value for a path or template placeholder: `event`, `source`,
     /// `request_id`, `date` (the local date received), or a top-level scalar
     /// field of the payload such as `chat_id`.
@@ -69,3 +61,20 @@ public enum ActionFactory {
     }
 }
 
+/// One configured action; `ActionFactory` turns it into something that runs.
+public enum ActionSettings: Sendable {
+    /// Seconds a mail or command action may take when the config names none.
+    public static let defaultTimeout = 10
+
+    case append(AppendSettings)
+    case mail(MailSettings)
+    case command(CommandSettings)
+
+    public var typeName: String {
+        switch self {
+        case .append: "append"
+        case .mail: "mail"
+        case .command: "command"
+        }
+    }
+}

@@ -20,3 +20,8 @@ public struct AppendAction: Action {
         return .done
     }
 }
+
+public struct AppendSettings: Sendable {
+    public var path: PathTemplate
+    public var fsync: Bool
+}

@@ -48,3 +48,11 @@ public struct CommandAction: Action {
         return .done
     }
 }
+
+public struct CommandSettings: Sendable {
+    /// The program and its arguments; never a shell.
+    public var argv: [String]
+    public var timeout: Int
+    /// The environment beyond the CHATHOOKS_* variables: only what the config names.
+    public var environment: [String: String]
+}

@@ -134,7 +134,4 @@ public enum CLI {
         return warnings
     }
 
-    static func actionsText(_ actions: [ActionSettings]) -> String {
-        actions.isEmpty ? "; no actions" : "; then " + actions.enumerated().map { ActionFactory.make($1, index: $0).summary }.joined(separator: ", then ")
-    }
 }

@@ -55,7 +55,7 @@ enum Maintenance {
                 continue
             }
             let count = actions.filter { only == nil || $0.typeName == only }.count
-            let results = Pipeline.runActions(actions, AcceptedEvent(record: record), only: only)
+            let results = ActionRunner.run(actions, AcceptedEvent(record: record), only: only)
             let head = "\(line): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
                 print("\(head) done")

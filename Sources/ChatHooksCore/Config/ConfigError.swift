@@ -50,3 +50,33 @@ public enum ConfigOutcome: Sendable {
     }
 
 }
+
+extension HTTPError {
+    /// The configuration cannot be used: the response says which of four
+    /// things is wrong, in words a non-expert can act on, and nothing more;
+    /// the details (key paths, line numbers) go to the error log.
+    public static func configuration(_ error: ConfigError) -> HTTPError {
+        switch error.kind {
+        case .missing:
+            HTTPError(503, "not_configured", "no configuration file was found; see the web server's error log", detail: error.logLine)
+        case .unreadable:
+            HTTPError(503, "invalid_config",
+                      "the configuration file cannot be read (its permissions?); see the web server's error log", detail: error.logLine)
+        case .invalid:
+            invalidConfiguration(error.logLine)
+        case .exposed:
+            HTTPError(503, "config_exposed",
+                      "the configuration file may be downloadable by anyone, so nothing is received: upload the bundle's .htaccess next to it"
+                      + " (FTP clients often hide files that start with a dot), or move it above the document root; see the web server's error log",
+                      detail: error.logLine)
+        }
+    }
+
+    /// A sender whose own block of the file has problems is not received
+    /// (the other sender's may be: see `Config.chatdealerProblems`).
+    static func refuseBrokenBlock(_ problems: [String], of config: Config) throws(HTTPError) {
+        guard problems.isEmpty else {
+            throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: problems).logLine)
+        }
+    }
+}

@@ -51,8 +51,24 @@ enum ConfigExposure {
     /// that is a web site's by its name (public_html, htdocs, …) on the way.
     /// (Not www or html: /var/www/app is where nginx setups keep such files.)
     static func checkForCLI(configPath: String) -> [String] {
-        guard let config = realPath(configPath) else { return [] }
-        let folder = Files.directoryName(config)
+        guard let config = realPath(configPath), let root = webRoot(containing: config) else { return [] }
+        return unprotected(config, upTo: root).map { [$0] } ?? []
+    }
+
+    /// For `chathooks check`: a data file (a lookup's CSV or SQLite file,
+    /// customers' addresses) that the web server may hand to anyone.
+    static func checkForCLI(dataPath: String) -> String? {
+        guard let file = realPath(dataPath), let root = webRoot(containing: file),
+              unprotected(file, upTo: root) != nil else { return nil }
+        return "\(dataPath) is inside the web site's folder (\(root)) and no .htaccess in its folder or above denies access:"
+            + " anyone may be able to download it. Keep it in the bundle's data/ folder (its .htaccess denies access),"
+            + " or above the document root"
+    }
+
+    /// The web site's folder above `file` (public_html, htdocs, … or the
+    /// bundle's own folder), as far as a path can tell.
+    static func webRoot(containing file: String) -> String? {
+        let folder = Files.directoryName(file)
         var root: String?
         var current = ""
         for component in folder.split(separator: "/") {
@@ -63,8 +79,7 @@ enum ConfigExposure {
             }
         }
         if root == nil && access(folder + "/chathooks.cgi", F_OK) == 0 { root = folder }
-        guard let root else { return [] }
-        return unprotected(config, upTo: root).map { [$0] } ?? []
+        return root
     }
 
     static func unprotected(_ config: String, upTo root: String) -> String? {

@@ -34,15 +34,3 @@ public enum DateFormat: Sendable {
         }
     }
 }
-
-/// The decimal number written in `bytes[range]`, or nil when the range is out
-/// of bounds or holds anything but digits.
-func decimal(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
-    guard range.upperBound <= bytes.count else { return nil }
-    var v = 0
-    for i in range {
-        guard bytes[i] >= 0x30 && bytes[i] <= 0x39 else { return nil }
-        v = v * 10 + Int(bytes[i] - 0x30)
-    }
-    return v
-}

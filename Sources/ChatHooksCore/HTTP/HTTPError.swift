@@ -37,26 +37,6 @@ public struct HTTPError: Error, Sendable {
         HTTPError(503, "not_configured", "this receiver is not configured; see the web server's error log", detail: detail)
     }
 
-    /// The configuration cannot be used: the response says which of four
-    /// things is wrong, in words a non-expert can act on, and nothing more;
-    /// the details (key paths, line numbers) go to the error log.
-    public static func configuration(_ error: ConfigError) -> HTTPError {
-        switch error.kind {
-        case .missing:
-            HTTPError(503, "not_configured", "no configuration file was found; see the web server's error log", detail: error.logLine)
-        case .unreadable:
-            HTTPError(503, "invalid_config",
-                      "the configuration file cannot be read (its permissions?); see the web server's error log", detail: error.logLine)
-        case .invalid:
-            invalidConfiguration(error.logLine)
-        case .exposed:
-            HTTPError(503, "config_exposed",
-                      "the configuration file may be downloadable by anyone, so nothing is received: upload the bundle's .htaccess next to it"
-                      + " (FTP clients often hide files that start with a dot), or move it above the document root; see the web server's error log",
-                      detail: error.logLine)
-        }
-    }
-
     public static func invalidConfiguration(_ detail: String) -> HTTPError {
         HTTPError(503, "invalid_config", "the configuration file is invalid; see the web server's error log, or run: chathooks check",
                   detail: detail)

@@ -30,16 +30,8 @@ public enum Pipeline {
         if let answer = R.answerWithoutJournal(payload, context) { return answer }
         let admitted = try R.admit(payload, context)
         let accepted = try journal(R.source, R.event, admitted, request: request, config: config)
-        let results = runActions(admitted.actions, accepted)
+        let results = ActionRunner.run(admitted.actions, accepted)
         return R.reply(admitted, context, accepted, results, config)
-    }
-
-    /// A sender whose own block of the file has problems is not received
-    /// (the other sender's may be: see `Config.chatdealerProblems`).
-    static func refuseBrokenBlock(_ problems: [String], of config: Config) throws(HTTPError) {
-        guard problems.isEmpty else {
-            throw HTTPError.invalidConfiguration(ConfigError(path: config.path, problems: problems).logLine)
-        }
     }
 
     /// The decoded body; nil when it is empty.
@@ -67,27 +59,5 @@ public enum Pipeline {
                             detail: "\(error)")
         }
         return accepted
-    }
-
-    public struct ActionResults {
-        public var failures: [String] = []
-        public var deferred: [String] = []
-    }
-
-    /// Runs every action in order, even after one fails; with `only`, just the
-    /// actions of that type. Each keeps its place in the configured list
-    /// whatever is skipped: a mail's spool file and Message-ID are named by it,
-    /// so a replayed mail is the same mail.
-    public static func runActions(_ settings: [ActionSettings], _ event: AcceptedEvent, only: String? = nil) -> ActionResults {
-        var results = ActionResults()
-        for (i, s) in settings.enumerated() where only == nil || s.typeName == only {
-            do {
-                if case .deferred(let why) = try ActionFactory.make(s, index: i).run(event) { results.deferred.append(why) }
-            } catch {
-                logError("\(event.record.source)/\(event.record.event) \(event.record.requestID): \(error.detail)")
-                results.failures.append(error.message)
-            }
-        }
-        return results
     }
 }

@@ -33,7 +33,7 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
     static var event: String { Payload.event.rawValue }
 
     static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> EventSettings {
-        try Pipeline.refuseBrokenBlock(config.chatdealerProblems, of: config)
+        try HTTPError.refuseBrokenBlock(config.chatdealerProblems, of: config)
         guard let cd = config.chatdealer else { throw HTTPError.notConfigured("chatdealer is not in \(config.path)") }
         guard let settings = cd.events[Payload.event] else {
             throw HTTPError.notConfigured("chatdealer.events.\(event) is not in \(config.path)")
@@ -52,7 +52,7 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
     }
 
     static func reply(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,
-                             _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+                             _ results: ActionResults, _ config: Config) -> Response {
         OwnSuccessForm.response(accepted, results)
     }
 
@@ -77,7 +77,7 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
             return "not configured (answers 503)\n"
         }
         return "POST with header \(cd.header) holding one of \(cd.tokens.count) token\(cd.tokens.count == 1 ? "" : "s"); journal"
-            + CLI.actionsText(settings.actions) + "\n"
+            + ActionSettings.summary(of: settings.actions) + "\n"
     }
 }
 
@@ -85,7 +85,7 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
 /// (a spooled mail) under "deferred", 500 when an action failed (the event is
 /// in the journal all the same, and the message says so).
 enum OwnSuccessForm {
-    static func response(_ accepted: AcceptedEvent, _ results: Pipeline.ActionResults) -> Response {
+    static func response(_ accepted: AcceptedEvent, _ results: ActionResults) -> Response {
         let id = accepted.record.requestID
         guard results.failures.isEmpty else {
             var body = JSONObject()

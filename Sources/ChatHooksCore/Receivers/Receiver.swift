@@ -30,7 +30,7 @@ protocol Receiver {
     /// The success reply, in the sender's form, once the event is journaled
     /// and its actions have run.
     static func reply(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
-                      _ results: Pipeline.ActionResults, _ config: Config) -> Response
+                      _ results: ActionResults, _ config: Config) -> Response
 
     /// An error in the sender's form.
     static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response

@@ -112,3 +112,13 @@ extension ChatDealerEvent {
         _ = try kind.decode(payload)
     }
 }
+
+extension AcceptedEvent {
+    /// A journaled record, decoded again by its receiver (`replay`); a
+    /// record that no longer decodes is `.undecoded` (its actions still see
+    /// the raw payload).
+    public convenience init(record: JournalRecord) {
+        let kind = ReceiverKind(source: record.source, event: record.event)
+        self.init(record: record, event: (kind.flatMap { try? $0.decode(record.payload) }) ?? .undecoded)
+    }
+}

@@ -8,7 +8,7 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
     static var event: String { Kind.kind.rawValue }
 
     static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> SpaloSettings {
-        try Pipeline.refuseBrokenBlock(config.spaloProblems, of: config)
+        try HTTPError.refuseBrokenBlock(config.spaloProblems, of: config)
         guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
         guard sp.webhooks.contains(where: { $0.kind == Kind.kind }) else {
             throw HTTPError.notConfigured("spalo.webhooks has no \(Kind.kind.rawValue) webhook in \(config.path)")
@@ -54,7 +54,7 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
     }
 
     static func reply(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
-                      _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+                      _ results: ActionResults, _ config: Config) -> Response {
         // The webhook is there: admit found it by this name a moment ago.
         let webhook = sp.webhooks.first { $0.name == admitted.webhook } ?? sp.webhooks[0]
         var reply = Kind.reply(webhook, accepted, results, config)
@@ -85,7 +85,7 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
         guard !mine.isEmpty else { return "not configured (answers 503)\n" }
         var out = "POST with webhookKey and a bcrypt secretHash of the webhook's client secret; \(mine.count) webhook\(mine.count == 1 ? "" : "s")\n"
         for w in mine {
-            out += "  \(w.name): journal" + CLI.actionsText(w.actions) + Kind.describeReply(w) + "\n"
+            out += "  \(w.name): journal" + ActionSettings.summary(of: w.actions) + Kind.describeReply(w) + "\n"
         }
         return out
     }
@@ -97,7 +97,7 @@ protocol SpaloWebhookKind {
     static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent
     /// The answer to SPALO's URL check: an empty answer of the kind's own form.
     static var urlCheckReply: Response { get }
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response
     static func describeReply(_ webhook: SpaloWebhook) -> String
 }
 
@@ -113,7 +113,7 @@ enum DatasetKind: SpaloWebhookKind {
         .json(200, .object(JSONObject([.init(key: "type", value: .string("dataset")), .init(key: "actions", value: .array([]))])))
     }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
         guard case .spaloDataset(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
         do {
             let values = try LookupRunner.dataset(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
@@ -144,7 +144,7 @@ enum SearchKind: SpaloWebhookKind {
 
     static var urlCheckReply: Response { .json(200, .array([])) }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
         guard case .spaloSearch(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
         do {
             let list = try LookupRunner.search(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
@@ -171,7 +171,7 @@ enum SendKind: SpaloWebhookKind {
 
     static var urlCheckReply: Response { .json(200, .object(JSONObject())) }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults, _ config: Config) -> Response {
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
         OwnSuccessForm.response(accepted, results)
     }
 
@@ -182,7 +182,7 @@ enum SendKind: SpaloWebhookKind {
 enum SpaloForm {
     /// The bot user is waiting for the data: a reply stands even when an
     /// action failed, and headers say what failed or waits (the event is journaled).
-    static func addOutcomeHeaders(_ reply: inout Response, _ accepted: AcceptedEvent, _ results: Pipeline.ActionResults) {
+    static func addOutcomeHeaders(_ reply: inout Response, _ accepted: AcceptedEvent, _ results: ActionResults) {
         reply.headers.append(("X-Chathooks-Request-Id", accepted.record.requestID))
         if !results.failures.isEmpty {
             reply.headers.append(("X-Chathooks-Action-Failed", MIMEMessage.clean(results.failures.joined(separator: "; "))))

@@ -119,3 +119,17 @@ enum TemplateContext {
         return .object(context)
     }
 }
+
+public struct MailSettings: Sendable {
+    public var from: MailAddress
+    /// `-f`: where bounces go. Defaults to the From address.
+    public var envelopeSender: String
+    public var to: [MailAddress]
+    public var subject: Template
+    public var body: Template
+    /// A form item (by `item_name`) whose value becomes Reply-To when it is one valid address.
+    public var replyToItem: String?
+    public var sendmail: String
+    public var timeout: Int
+    public var spool: String
+}

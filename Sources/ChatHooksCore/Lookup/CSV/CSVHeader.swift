@@ -26,7 +26,7 @@ struct CSVHeader {
         }
         var names: [String] = []
         for i in 0..<record.count {
-            let name = trimmingASCIISpaces(try record.field(i, encoding))
+            let name = try record.field(i, encoding).trimmingASCIISpaces
             if names.contains(where: { $0.utf8.elementsEqual(name.utf8) }) {
                 throw LookupError("the header names the column \"\(name)\" twice")
             }
@@ -42,14 +42,4 @@ struct CSVHeader {
         }
         return i
     }
-}
-
-/// `s` without leading and trailing spaces and tabs.
-func trimmingASCIISpaces(_ s: String) -> String {
-    let u = s.utf8
-    func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
-    guard let first = u.firstIndex(where: { !isSpace($0) }) else { return "" }
-    let last = u.lastIndex(where: { !isSpace($0) })!
-    if first == u.startIndex && last == u.index(before: u.endIndex) { return s }
-    return String(s[first...last])
 }

@@ -12,6 +12,12 @@ enum LookupCheck {
             let at = "spalo.webhooks[\(i)] (\(w.name)).source"
             let lookup = w.lookup
             switch lookup.source {
+            case .csv(let path, _, _), .sqlite(let path, _, _):
+                if let exposed = ConfigExposure.checkForCLI(dataPath: path) { problems.append("\(at): may be downloadable: \(exposed)") }
+            default:
+                break
+            }
+            switch lookup.source {
             case .csv(let path, let encoding, let match):
                 let source = CSVSource(path: path, encoding: encoding, matchColumn: match, cacheDirectory: nil)
                 switch source.check() {
