@@ -38,9 +38,11 @@ import Testing
     }
 
     @Test func everyDefaultTemplateParses() throws {
-        for event in ["chat-start", "chat-message", "chat-end", "scenario", "form", "dataset"] {
-            _ = try Template(DefaultTemplates.subject(for: event))
-            _ = try Template(DefaultTemplates.body(for: event))
+        for kind in ReceiverKind.allCases {
+            _ = try Template(DefaultTemplates.subject(for: kind.event))
+            let body = try Template(DefaultTemplates.body(for: kind.event))
+            // Each event has a mail of its own, not the fallback's one line.
+            #expect(body.render(.object(JSONObject())).contains("\n--\nchathooks"), "\(kind)")
         }
     }
 }
@@ -202,6 +204,27 @@ func decodeBase64(_ s: String) -> [UInt8] {
         let body = try Template(DefaultTemplates.body(for: "form")).render(TemplateContext.make(e))
         #expect(body.contains("chathooks chatdealer/form 01KBBG7S00REALREQUESTID000"), "\(body)")
         #expect(!body.contains("01FAKE") && !body.contains("spoofed"))
+    }
+}
+
+@Suite struct SpaloMailTests {
+    /// SPALO's データ送信 mail lists every answered item, in order, with the bot and the sender.
+    @Test func theSendMailListsEveryItem() throws {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let sample = try JSONParser.parse(try Files.read("/" + path + "/examples/samples/send.json"))
+        let payload = try #require(sample.objectValue).removing(SpaloDatasetRequest.secretKeys)
+        let record = JournalRecord(receivedAt: Timestamp(seconds: 1_764_547_200, nanoseconds: 0), source: "spalo", event: "send",
+                                   webhook: "answers", requestID: "01KBBG7S00REALREQUESTID000", remoteAddress: "192.0.2.1", payload: payload)
+        let event = AcceptedEvent(record: record)
+        guard case .spaloSend(let send) = event.event else {
+            Issue.record("the sample does not decode as a send event")
+            return
+        }
+        #expect(send.data.map(\.title) == ["開始日", "終了時間"])
+        let body = try Template(DefaultTemplates.body(for: "send")).render(TemplateContext.make(event))
+        #expect(body.contains("ボット: 業務日報 (42)") && body.contains("送信者: 鈴木一郎 (123)"), "\(body)")
+        #expect(body.contains("開始日: 2023年01月18日\n終了時間: 10時40分\n"), "\(body)")
+        #expect(body.contains("chathooks spalo/send 01KBBG7S00REALREQUESTID000"))
     }
 }
 

@@ -36,11 +36,12 @@ def test_the_overview_and_version():
     v = cli("--version")
     version = (REPO / "VERSION").read_text().strip()
     assert v.returncode == 0 and v.stderr == ""
-    assert re.fullmatch(rf"chathooks {re.escape(version)} \(libfcgi \d+\.\d+\.\d+, libxcrypt \d+\.\d+\.\d+\)\n", v.stdout), v.stdout
+    assert re.fullmatch(rf"chathooks {re.escape(version)} \(libfcgi \d+\.\d+\.\d+, libxcrypt \d+\.\d+\.\d+, SQLite \d+\.\d+\.\d+\)\n", v.stdout), v.stdout
     # The versions are the build's own, from the headers of the linked libraries.
     fcgi = re.search(r'#define VERSION "([^"]+)"', Path("/usr/include/fcgi_config.h").read_text()).group(1)
     xcrypt = re.search(r'#define XCRYPT_VERSION_STR "([^"]+)"', Path("/usr/include/crypt.h").read_text()).group(1)
-    assert f"libfcgi {fcgi}, libxcrypt {xcrypt}" in v.stdout
+    sqlite = re.search(r'#define SQLITE_VERSION +"([^"]+)"', Path("/usr/include/sqlite3.h").read_text()).group(1)
+    assert f"libfcgi {fcgi}, libxcrypt {xcrypt}, SQLite {sqlite}" in v.stdout
 
 
 WRONG = [

@@ -13,5 +13,6 @@ void chathooks_set_connection_timeout(int seconds);
 const char *chathooks_version(void);
 const char *chathooks_libfcgi_version(void);
 const char *chathooks_libxcrypt_version(void);
+const char *chathooks_sqlite_version(void);
 
 #endif

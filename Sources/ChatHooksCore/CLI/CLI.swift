@@ -47,11 +47,11 @@ public enum CLI {
         }
     }
 
-    /// `chathooks 0.1.0 (libfcgi 2.4.2, libxcrypt 4.4.33)`: the C libraries
-    /// are linked in, so their versions are this build's.
+    /// `chathooks 0.1.0 (libfcgi 2.4.2, libxcrypt 4.4.33, SQLite 3.40.1)`:
+    /// the C libraries are linked in, so their versions are this build's.
     public static var versionText: String {
         "chathooks \(String(cString: chathooks_version())) (libfcgi \(String(cString: chathooks_libfcgi_version())), "
-            + "libxcrypt \(String(cString: chathooks_libxcrypt_version())))"
+            + "libxcrypt \(String(cString: chathooks_libxcrypt_version())), SQLite \(String(cString: chathooks_sqlite_version())))"
     }
 
     /// Runs `body` on the configuration, which must be valid as a whole: the
