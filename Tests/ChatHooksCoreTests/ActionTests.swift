@@ -169,15 +169,22 @@ import Testing
 }
 
 @Suite struct CrashGuardTests {
-    @Test func theFixedResponseIsAWholeCGIResponse() throws {
-        let text = String(decoding: UnsafeBufferPointer(start: CrashGuard.response.utf8Start,
-                                                        count: CrashGuard.response.utf8CodeUnitCount), as: UTF8.self)
+    /// Both fixed answers are whole CGI responses whose Content-Length is their
+    /// body's: our 500, and SPALO's 400 text (SPALO shows a 500 as a broken bot).
+    @Test(arguments: [(CrashGuard.response, "500"), (CrashGuard.spaloResponse, "400")])
+    func theFixedResponsesAreWholeCGIResponses(response: StaticString, status: String) throws {
+        let text = String(decoding: UnsafeBufferPointer(start: response.utf8Start, count: response.utf8CodeUnitCount), as: UTF8.self)
         let parts = text.components(separatedBy: "\r\n\r\n")
         #expect(parts.count == 2)
-        #expect(parts[0].hasPrefix("Status: 500 "))
+        #expect(parts[0].hasPrefix("Status: \(status) "))
         #expect(parts[0].contains("Content-Length: \(parts[1].utf8.count)\r\n") || parts[0].hasSuffix("Content-Length: \(parts[1].utf8.count)"))
         let body = try JSONParser.parse(parts[1])
-        #expect(body["ok"] == .bool(false) && body["error"] == .string("internal_error"))
+        if status == "500" {
+            #expect(body["ok"] == .bool(false) && body["error"] == .string("internal_error"))
+        } else {
+            #expect(body == .object(JSONObject([.init(key: "type", value: .string("text")),
+                                               .init(key: "text", value: .string(SpaloSettings.defaultErrorText))])))
+        }
     }
 }
 

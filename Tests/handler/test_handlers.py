@@ -99,7 +99,8 @@ def test_chat_id_cannot_lead_a_file_outside_the_chats_folder(site):
     assert inside.is_file() and inside.read_text(encoding="utf-8").splitlines() == site.journal_lines()
     assert json.loads(inside.read_text())["payload"]["chat_id"] == "../../evil"
     created = {p for p in site.root.parent.rglob("*")} - before
-    assert created == {site.root / "data", site.journal_path, chats, inside}
+    # The append action's outcome is on record beside the journal.
+    assert created == {site.root / "data", site.journal_path, site.root / "data" / "outcomes.jsonl", chats, inside}
 
 
 def test_unknown_fields_and_number_literals_are_kept_as_sent(site):
@@ -359,9 +360,15 @@ SPALO_ERROR_TEXT = "ただいまデータを取得できません。しばらく
 def assert_spalo_text(site, result, status, *parts, journal_before=(), text=SPALO_ERROR_TEXT):
     """A refused SPALO call: SPALO's text form, whose text (shown to the person
     chatting with the bot) says nothing of the cause; the cause, in `parts`,
-    is in the error log, and the error code in X-Chathooks-Error."""
+    is in the error log, and the error code in X-Chathooks-Error. A 5xx goes
+    out as 400 (SPALO shows a 5xx as a broken bot), the status meant in
+    X-Chathooks-Status."""
     assert result.returncode == 0, result.stderr
-    assert result.status == status, result.body
+    if status >= 500:
+        assert (result.status, result.headers["x-chathooks-status"]) == (400, str(status)), result.body
+    else:
+        assert result.status == status, result.body
+        assert "x-chathooks-status" not in result.headers
     assert result.headers["content-type"].startswith("application/json")
     body = result.json
     assert body == {"type": "text", "text": text}

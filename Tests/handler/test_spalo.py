@@ -5,6 +5,7 @@ or without a BOM, Shift_JIS), an SQLite database and a command; the send
 webhook journaled with its actions run; `chathooks check` on each source.
 Hashes come from Python's bcrypt; databases from Python's sqlite3."""
 import json
+import re
 import shutil
 import os
 import signal
@@ -83,13 +84,15 @@ LOOKUP_SCRIPT = r"""#!/bin/sh
 cat > "$PWD/stdin.json"
 env > "$PWD/env.txt"
 case "$CHATHOOKS_EVENT:$CHATHOOKS_KEY" in
-  search:*) printf '["銀座店","新宿店"]\n' ;;
+  search:) printf '["銀座店","新宿店"]\n' ;;
+  search:*) printf '["%s: 銀座店","新宿店"]\n' "$CHATHOOKS_KEY" ;;
   dataset:123) printf '{"名前":"鈴木一郎","点数":42,"備考":null}\n' ;;
   dataset:456) printf '{"type":"dataset","actions":[{"key":"住所","value":"大阪府"}]}\n' ;;
   dataset:empty) printf '{}\n' ;;
   dataset:garbage) printf 'this is not JSON\n' ;;
   dataset:fail) echo "lookup failed on purpose" >&2; exit 3 ;;
   dataset:hang) sleep 60 & echo $! > "$PWD/child.pid"; echo $$ > "$PWD/script.pid"; wait ;;
+  dataset:holdout) sleep 60 & echo $! > "$PWD/child.pid"; printf '{"名前":"早い答え"}\n' ;;
   *) printf '{}\n' ;;
 esac
 """
@@ -475,8 +478,11 @@ def test_the_old_single_webhook_block_still_works(tmp_path):
     assert r.status == 200 and r.json["actions"][0]["key"] == "住所"
     assert site.journal()[0]["webhook"] == "dataset"
     # No search webhook in that config: the search route is not configured,
-    # even for a URL check (registering it in SPALO shows that it fails).
-    assert site.run("spalo-search", {}).status == 503
+    # even for a URL check (registering it in SPALO shows that it fails). As
+    # every SPALO 5xx of ours, it goes out as a 400 (SPALO shows a 5xx as a
+    # broken bot), the status meant in a header.
+    r = site.run("spalo-search", {})
+    assert (r.status, r.headers["x-chathooks-status"], r.headers["x-chathooks-error"]) == (400, "503", "not_configured")
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "lookup"
@@ -532,3 +538,105 @@ def test_check_refuses_customer_data_the_web_server_may_hand_out(tmp_path):
     shutil.copy(Path(__file__).resolve().parents[2] / "dist-files" / "data.htaccess", data / ".htaccess")
     r = check(site)
     assert r.returncode == 0, r.stderr
+
+
+# --- what the review found ------------------------------------------------------------------------
+
+def test_a_search_command_gets_its_key(tmp_path, spalo):
+    text = spalo.config_path.read_text().replace(
+        'name: "script-search", kind: "search",', 'name: "script-search", kind: "search", key: "data[title=都道府県]",')
+    spalo.write_config(text)
+    r = spalo.run("spalo-search", body("script-search", event="search"))
+    assert r.status == 200 and r.json == ["東京都: 銀座店", "新宿店"], (r.body, r.stderr)
+
+
+@pytest.mark.parametrize("source", ["csv", "db", "script"])
+def test_an_empty_or_missing_key_finds_nothing_not_the_rows_whose_column_is_empty(spalo, source):
+    (spalo.root / "customers.csv").write_bytes(csv_text(HEADER, ROWS + [["", "誰か", "秘密の住所", "000"]]).encode())
+    db = sqlite3.connect(spalo.root / "customers.db")
+    db.execute("INSERT INTO customers VALUES ('', '誰か', '秘密の住所', 0, 0, NULL)")
+    db.commit()
+    db.close()
+    b = body(source, email="")
+    b["data"][0]["value"] = ""
+    if source == "script":
+        del b["info"]["userId"]  # an id may not be empty: the command's key is missing instead
+    r = spalo.run("spalo-dataset", b)
+    assert_text(r, 400, EMPTY)
+    assert "no usable" in r.stderr
+    assert not (spalo.root / "env.txt").exists(), "the command ran without a key"
+
+
+def test_the_last_answer_of_a_repeated_item_is_the_key(spalo):
+    """A person who went back and answered again: the later answer counts."""
+    b = body("sjis")
+    b["data"] = [{"id": "C5", "type": "email", "value": "nobody@example.jp", "title": "メールアドレス"},
+                 {"id": "C5", "type": "email", "value": "suzuki@spalo.co.jp", "title": "メールアドレス"}]
+    assert actions(spalo.run("spalo-dataset", b))["お名前"] == "鈴木一郎"
+
+
+def test_a_journal_that_cannot_be_written_is_spalos_400_not_a_500(spalo):
+    shutil.rmtree(spalo.root / "data", ignore_errors=True)
+    (spalo.root / "data").write_text("a file where the journal's folder should be")
+    r = spalo.run("spalo-dataset", body("csv"))
+    assert_text(r, 400, FAILED, "journal_failed")
+    assert r.headers["x-chathooks-status"] == "500"
+    assert "journal_failed" in r.stderr
+
+
+def test_a_command_that_leaves_a_child_holding_its_output_answers_at_once_and_the_child_is_killed(spalo):
+    started = time.monotonic()
+    r = spalo.run("spalo-dataset", body("script", user_id="holdout"))
+    assert actions(r) == {"名前": "早い答え"}
+    assert time.monotonic() - started < 1.5, "waited for the child that holds stdout"
+    assert not alive(int((spalo.root / "child.pid").read_text()))
+
+
+def test_actions_get_only_what_is_left_of_spalos_wait(tmp_path):
+    """A dataset webhook whose command action would take 30 s (its own
+    timeout 10): the answer still comes within SPALO's 5 s, the action is cut
+    at what is left of 4 s, and the headers and the outcomes say so."""
+    root = tmp_path / "slow"
+    root.mkdir()
+    (root / "slow.sh").write_text("#!/bin/sh\nsleep 30\n")
+    (root / "slow.sh").chmod(0o755)
+    site = Site(root, config_text=f"""{{
+      journal: {{ path: "data/journal.jsonl", fsync: false }},
+      spalo: {{ webhooks: [ {{ name: "csv", kind: "dataset", webhookKey: "{CSV_WEBHOOK_KEY}", clientSecret: "{CSV_CLIENT_SECRET}",
+        source: {{ type: "static", values: [ {{ key: "住所", value: "東京都" }} ] }},
+        actions: [ {{ type: "command", argv: ["slow.sh"], timeout: 10 }} ] }} ] }},
+    }}""")
+    started = time.monotonic()
+    r = site.run("spalo-dataset", body("csv"))
+    elapsed = time.monotonic() - started
+    assert actions(r) == {"住所": "東京都"}
+    assert elapsed < 4.8, elapsed
+    # Cut at the whole seconds left of 4 (bcrypt and the lookup took some).
+    assert re.search(r"did not finish within [1-4] s", r.headers["x-chathooks-action-failed"])
+
+
+def test_a_file_that_is_not_the_csv_meant_is_never_quoted_with_its_secrets(spalo):
+    # The CSV path points at what is really a secret file: its one "column" is the secret.
+    (spalo.root / "customers.csv").write_text(CMD_CLIENT_SECRET + "\n")
+    r = spalo.run("spalo-dataset", body("csv"))
+    assert_text(r, 400, FAILED, "lookup_failed")
+    assert CMD_CLIENT_SECRET not in r.stderr and "[secret]" in r.stderr, r.stderr
+    c = check(spalo)
+    assert c.returncode == 1 and CMD_CLIENT_SECRET not in c.stderr and "[secret]" in c.stderr, c.stderr
+
+
+def test_a_damaged_index_is_no_index_never_a_crash(spalo):
+    path = spalo.root / "customers.csv"
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    while time.time() - path.stat().st_ctime < 2.2:
+        time.sleep(0.3)
+    assert actions(spalo.run("spalo-dataset", body("csv")))["名前"] == "鈴木一郎"
+    [index] = (spalo.root / "data" / "cache").glob("csv-*.index")
+    good = index.read_bytes()
+    for word, value in [(9, 1 << 63), (9, 1 << 60), (10, 1 << 63), (11, 1 << 63)]:
+        damaged = bytearray(good)
+        damaged[word * 8:word * 8 + 8] = value.to_bytes(8, "little")
+        index.write_bytes(bytes(damaged))
+        r = spalo.run("spalo-dataset", body("csv"))
+        assert r.returncode == 0 and actions(r)["名前"] == "鈴木一郎", (word, r.status, r.stderr)

@@ -72,7 +72,9 @@ def test_a_bundle_without_its_htaccess_refuses_every_call_and_says_why():
         (stack.folder.parent / ".htaccess").write_text("Options +ExecCGI\nAddHandler cgi-script .cgi\n")
         for handler in ("chatdealer-chat-start", "spalo-dataset"):
             r = post(stack.url(handler), sample(handler), headers(handler))
-            assert r.status == 503, (handler, r.status, r.body)
+            # SPALO gets its 400 (a 5xx shows as a broken bot), the status meant in a header.
+            assert (r.status, r.headers.get("x-chathooks-status")) == ((400, "503") if "spalo" in handler else (503, None)), \
+                (handler, r.status, r.body)
             for secret in (TOKEN, WEBHOOK_KEY, SECRET, str(stack.folder)):
                 assert secret.encode() not in r.body
             if handler == "spalo-dataset":

@@ -35,9 +35,11 @@ public struct CommandAction: Action {
             throw ActionError(message: "command \(name) could not be started; re-run it with `chathooks replay \(id)`",
                               detail: "command \(settings.argv[0]): \(error)")
         }
+        // What it prints goes to the error log, with the secrets it was given left out.
+        let secrets = Array(settings.environment.values)
         for (stream, bytes) in [("stdout", result.stdout), ("stderr", result.stderr)] {
             for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                logError("command \(name) \(id) \(stream): \(line)")
+                logError("command \(name) \(id) \(stream): " + Redaction.apply(String(line), secrets))
             }
         }
         if result.truncated { logError("command \(name) \(id): output beyond \(CommandAction.captureLimit) bytes was dropped") }

@@ -54,6 +54,13 @@ public enum CLI {
             + "libxcrypt \(String(cString: chathooks_libxcrypt_version())), SQLite \(String(cString: chathooks_sqlite_version())))"
     }
 
+    /// Now, or the test suite's fixed time (`CHATHOOKS_TEST_CLOCK`, RFC 3339),
+    /// as the receivers take it for a journal that rotates.
+    static func now() -> Timestamp {
+        if let fixed = getenv("CHATHOOKS_TEST_CLOCK"), let t = Timestamp(rfc3339: String(cString: fixed)) { return t }
+        return Timestamp.now()
+    }
+
     /// Runs `body` on the configuration, which must be valid as a whole: the
     /// admin commands do not work around a broken block, they name it.
     static func withConfig(_ path: String, _ body: (Config) -> Int32) -> Int32 {
@@ -77,9 +84,10 @@ public enum CLI {
         }
         var notes: [String] = []
         if let config {
+            // What a source quotes from its files is printed without the config's secrets.
             let lookups = LookupCheck.run(config)
-            problems += lookups.problems
-            notes = lookups.notes
+            problems += lookups.problems.map { config.redacting($0) }
+            notes = lookups.notes.map { config.redacting($0) }
         }
         guard let config, problems.isEmpty else {
             var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"

@@ -8,13 +8,16 @@ enum Maintenance {
         var failed = 0
         var sent = 0
         let directories = spoolDirectories(config)
+        var tried: [(name: String, why: String?)] = []
         for directory in directories {
             let report = MailSpool(directory: directory).retry()
             for name in report.sent { print("sent \(directory)/\(name)") }
             for name in report.failed { print("still waiting: \(directory)/\(name)") }
             failed += report.failed.count
             sent += report.sent.count
+            tried += report.sent.map { ($0, nil) } + report.failed.map { ($0, report.reasons[$0] ?? "not sent") }
         }
+        recordRetries(tried, config: config)
         if directories.isEmpty {
             print("no mail action is configured: there is no spool")
         } else if sent == 0 && failed == 0 {
@@ -23,6 +26,30 @@ enum Maintenance {
             print("sent \(sent) mail\(sent == 1 ? "" : "s"); \(failed) still waiting")
         }
         return failed == 0 ? 0 : 1
+    }
+
+    /// Each retried mail's outcome in the outcomes file: a spool file is
+    /// named `<request id>-<action index>.mail`, and the event is looked up
+    /// in the journal for its source and event (one pass over it).
+    static func recordRetries(_ tried: [(name: String, why: String?)], config: Config) {
+        guard !tried.isEmpty else { return }
+        var parsed: [(id: String, index: Int, why: String?)] = []
+        for t in tried {
+            let stem = t.name.hasSuffix(".mail") ? String(t.name.dropLast(5)) : t.name
+            guard let dash = stem.lastIndex(of: "-"), let index = Int(stem[stem.index(after: dash)...]) else { continue }
+            parsed.append((String(stem[..<dash]), index, t.why))
+        }
+        let ids = Set(parsed.map(\.id))
+        var records: [String: JournalRecord] = [:]
+        for r in JournalReader.records(files: config.journal.files, select: { ids.contains($0["request_id"]?.stringValue ?? "") }) {
+            records[r.requestID] = r
+        }
+        let now = CLI.now()
+        for p in parsed {
+            let outcome = ActionOutcomeRecord(index: p.index, type: "mail", outcome: p.why == nil ? .done : .failed,
+                                              why: p.why ?? "", microseconds: 0)
+            OutcomeLog.append(requestID: p.id, records[p.id], run: .retry, [outcome], files: config.journal.files, at: now)
+        }
     }
 
     static func spoolDirectories(_ config: Config) -> [String] {
@@ -38,7 +65,7 @@ enum Maintenance {
         var wanted = Set(ids)
         var status: Int32 = 0
         var failedEvents = 0
-        let found = JournalReader.records(path: config.journal.path) { line in
+        let found = JournalReader.records(files: config.journal.files) { line in
             guard let id = line["request_id"]?.stringValue, wanted.contains(id) else { return false }
             wanted.remove(id)
             return true
@@ -56,6 +83,7 @@ enum Maintenance {
             }
             let count = actions.filter { only == nil || $0.typeName == only }.count
             let results = ActionRunner.run(actions, AcceptedEvent(record: record), only: only)
+            OutcomeLog.append(record, run: .replay, results.outcomes, files: config.journal.files, at: CLI.now())
             let head = "\(line): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
                 print("\(head) done")
@@ -66,7 +94,8 @@ enum Maintenance {
             }
         }
         for id in wanted.sorted() {
-            print("\(id): not in \(config.journal.path)")
+            let files = config.journal.files.all(.journal)
+            print("\(id): not in \((files.isEmpty ? [config.journal.path] : files).joined(separator: ", "))")
             status = 1
         }
         print("replayed \(found.count) event\(found.count == 1 ? "" : "s") (\(failedEvents) with a failed or deferred action)"

@@ -25,6 +25,17 @@ public struct JournalSettings: Sendable {
     public var path: String
     /// `fsync` each line before answering (the default): a 200 then survives a power cut.
     public var fsync: Bool
+    /// One journal for ever (the default), or one a month or a day; the
+    /// outcomes and rejections files beside it follow.
+    public var rotate: Rotation = .none
+
+    public init(path: String, fsync: Bool, rotate: Rotation = .none) {
+        self.path = path
+        self.fsync = fsync
+        self.rotate = rotate
+    }
+
+    public var files: JournalFiles { JournalFiles(journal: path, rotate: rotate) }
 }
 
 public struct ChatDealerSettings: Sendable {

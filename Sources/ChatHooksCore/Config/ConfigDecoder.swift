@@ -13,9 +13,14 @@ enum ConfigDecoder {
                           maxBodyBytes: Config.defaultMaxBodyBytes, chatdealer: nil, spalo: nil, warnings: [])
         }
         var journal = JournalSettings(path: Files.resolve("data/journal.jsonl", against: r.directory), fsync: true)
-        if let j = r.object(root["journal"], "journal", allowed: ["path", "fsync"]) {
+        if let j = r.object(root["journal"], "journal", allowed: ["path", "fsync", "rotate"]) {
             if let p = r.string(j, "path", "journal") { journal.path = Files.resolve(p, against: r.directory) }
             journal.fsync = r.bool(j, "fsync", "journal", default: true)
+            if let text = r.string(j, "rotate", "journal") {
+                if let rotate = Rotation(rawValue: text) { journal.rotate = rotate } else {
+                    r.problem("journal.rotate", "\"\(text)\" is not none, monthly or daily")
+                }
+            }
         }
         var maxBody = Config.defaultMaxBodyBytes
         if let l = r.object(root["limits"], "limits", allowed: ["maxBodyBytes"]) {

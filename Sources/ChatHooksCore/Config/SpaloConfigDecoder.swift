@@ -151,6 +151,11 @@ enum SpaloConfigDecoder {
         switch so["type"]?.stringValue {
         case "static":
             guard let s = r.object(src, sat, allowed: ["type", "values"]), let list = r.array(s, "values", sat, required: true) else { break }
+            if list.isEmpty && kind == .search { r.problem(sat + ".values", "must list at least one candidate") }
+            if lookup.key != nil {
+                r.warnings.append("\(at).key: a static source answers the same whatever the key; the key is not used")
+                lookup.key = nil
+            }
             if kind == .dataset {
                 lookup.source = .fixed([LookupRow(pairs(list, sat + ".values", reader: &r))])
             } else {

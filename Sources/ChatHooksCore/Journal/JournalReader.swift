@@ -10,16 +10,50 @@ import Glibc
 /// (such a fragment, or a line edited by hand) is reported with its line
 /// number and byte offset and skipped; the records around it are read.
 public enum JournalReader {
+    /// The records of every journal file (`JournalFiles.all`: the plain one,
+    /// then the months or days in order) that `select` accepts, in order.
+    public static func records(files: JournalFiles, select: (JSONValue) -> Bool) -> [JournalRecord] {
+        var out: [JournalRecord] = []
+        for path in files.all(.journal) { out += records(path: path, select: select) }
+        return out
+    }
+
+    /// Every line of every file of a stream (the outcomes, the rejections),
+    /// parsed, in order; lines that are not JSON objects are reported and skipped.
+    public static func lines(files: JournalFiles, _ stream: RecordStream) -> [JSONValue] {
+        var out: [JSONValue] = []
+        for path in files.all(stream) {
+            scan(path: path, what: "line") { value in
+                guard value.objectValue != nil else { return false }
+                out.append(value)
+                return true
+            }
+        }
+        return out
+    }
+
     /// The records whose parsed line `select` accepts, in journal order.
     /// Reads the file in 64 KiB pieces.
     public static func records(path: String, select: (JSONValue) -> Bool) -> [JournalRecord] {
+        var out: [JournalRecord] = []
+        scan(path: path, what: "journal record") { value in
+            guard let record = JournalRecord(value) else { return false }
+            if select(value) { out.append(record) }
+            return true
+        }
+        return out
+    }
+
+    /// Calls `visit` with each newline-ended line of the file, parsed; a line
+    /// that does not parse, or that `visit` says is not `what`, is reported
+    /// with its line number and byte offset. Reads in 64 KiB pieces.
+    static func scan(path: String, what: String, _ visit: (JSONValue) -> Bool) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             logError("journal: \(SystemError("open", path: path))")
-            return []
+            return
         }
         defer { close(fd) }
-        var out: [JournalRecord] = []
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var lineNumber = 0
@@ -28,13 +62,11 @@ public enum JournalReader {
             lineNumber += 1
             // An empty line: what a write-only journal's appends leave (see LineAppender).
             if line.isEmpty { return }
-            guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else {
-                logError("journal: \(path) line \(lineNumber) (byte offset \(lineOffset), \(line.count) bytes) is not a journal record"
+            guard let value = try? JSONParser.parse(Array(line)), visit(value) else {
+                logError("journal: \(path) line \(lineNumber) (byte offset \(lineOffset), \(line.count) bytes) is not a \(what)"
                          + " (a line torn by a writer that was killed, or edited by hand); skipped")
                 return
             }
-            guard select(value) else { return }
-            out.append(record)
         }
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -59,7 +91,6 @@ public enum JournalReader {
             logError("journal: \(path) ends in \(pending.count) bytes with no newline at byte offset \(offset)"
                      + " (a record being written, or torn by a writer that was killed); not read")
         }
-        return out
     }
 }
 

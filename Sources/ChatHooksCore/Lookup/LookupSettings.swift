@@ -47,8 +47,10 @@ public enum RequestValue: Sendable, Equatable, CustomStringConvertible {
         case .userID: request.info?.userID
         case .userName: request.info?.userName
         case .itemName: request.itemName
-        case .dataTitle(let t): request.data.first { $0.title == t }?.value
-        case .dataID(let i): request.data.first { $0.id == i }?.value
+        // The last item of that title or cell: a person who went back and
+        // answered again has the later answer last.
+        case .dataTitle(let t): request.data.last { $0.title == t }?.value
+        case .dataID(let i): request.data.last { $0.id == i }?.value
         }
     }
 }

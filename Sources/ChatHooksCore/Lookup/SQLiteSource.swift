@@ -23,6 +23,8 @@ public struct SQLiteSource: Sendable {
     /// How long one lookup's SQL may run (wall clock, from opening the file)
     /// before it is stopped: SPALO waits 5 s for the whole answer.
     public static let defaultTimeLimitMilliseconds = 2000
+    /// The most of one value that is read: 50 characters of up to 4 bytes, with room.
+    static let valuePrefix = 1024
 
     public let path: String
     public let query: String
@@ -219,7 +221,14 @@ private struct SQLiteStatement {
             guard let text = sqlite3_column_text(handle, column) else {
                 throw source.failure("cannot read column \(name)", db: db, code: sqlite3_errcode(db))
             }
-            let bytes = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column)))
+            // SPALO takes 50 characters: at most `valuePrefix` bytes are
+            // copied and checked (a row may hold megabytes), ending at a
+            // character's end.
+            var count = min(Int(sqlite3_column_bytes(handle, column)), SQLiteSource.valuePrefix)
+            if count == SQLiteSource.valuePrefix {
+                while count > 0 && text[count] & 0xC0 == 0x80 { count -= 1 }
+            }
+            let bytes = UnsafeBufferPointer(start: text, count: count)
             guard let value = String(validating: bytes, as: UTF8.self) else {
                 throw LookupError("SQLite \(source.path): column \(name) of row \(row) is not UTF-8 text")
             }
@@ -228,10 +237,4 @@ private struct SQLiteStatement {
             return nil
         }
     }
-}
-
-private func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

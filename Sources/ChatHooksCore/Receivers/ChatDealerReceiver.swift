@@ -51,8 +51,13 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
         return Admitted(event: typed.validated, journalPayload: payload, actions: settings.actions, webhook: "")
     }
 
+    static func answerBeforeActions(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,
+                                    _ config: Config) -> Response? { nil }
+
+    static func actionTimeCap(elapsed: Int) -> Int? { nil }
+
     static func reply(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,
-                             _ results: ActionResults, _ config: Config) -> Response {
+                             _ results: ActionResults, _ config: Config, answer: Response?) -> Response {
         OwnSuccessForm.response(accepted, results)
     }
 

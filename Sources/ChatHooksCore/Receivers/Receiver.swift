@@ -27,10 +27,20 @@ protocol Receiver {
     /// decoding and validation.
     static func admit(_ payload: JSONObject?, _ context: Context) throws(HTTPError) -> Admitted
 
+    /// What the reply needs before the actions run, once the event is
+    /// journaled (SPALO's lookup: the bot is waiting for it), or nil.
+    static func answerBeforeActions(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
+                                    _ config: Config) -> Response?
+
+    /// The longest any action may take, in seconds, when `elapsed`
+    /// milliseconds of the request have gone (SPALO waits 5 seconds in all);
+    /// nil: each action's own timeout.
+    static func actionTimeCap(elapsed: Int) -> Int?
+
     /// The success reply, in the sender's form, once the event is journaled
-    /// and its actions have run.
+    /// and its actions have run; `answer` is what `answerBeforeActions` gave.
     static func reply(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
-                      _ results: ActionResults, _ config: Config) -> Response
+                      _ results: ActionResults, _ config: Config, answer: Response?) -> Response
 
     /// An error in the sender's form.
     static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response
@@ -47,6 +57,9 @@ protocol Receiver {
 
     /// The subject and body a mail action sends unless the config gives its own.
     static var defaultMail: (subject: String, body: String) { get }
+
+    /// What `CrashGuard` answers if the process traps on this route.
+    static var crashReply: StaticString { get }
 }
 
 /// A request that passed every check: what goes into the journal and what runs.
@@ -69,6 +82,8 @@ extension Receiver {
     static var route: String { "\(source)/\(event)" }
     /// `chatdealer-chat-start`, `spalo-dataset`.
     static var executableName: String { "\(source)-\(event)" }
+    static var crashReply: StaticString { CrashGuard.response }
+
     static var defaultMail: (subject: String, body: String) {
         (DefaultTemplates.subject(for: event), DefaultTemplates.body(for: event))
     }

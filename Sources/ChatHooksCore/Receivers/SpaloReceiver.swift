@@ -6,6 +6,7 @@
 enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
     static var source: String { "spalo" }
     static var event: String { Kind.kind.rawValue }
+    static var crashReply: StaticString { CrashGuard.spaloResponse }
 
     static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> SpaloSettings {
         try HTTPError.refuseBrokenBlock(config.spaloProblems, of: config)
@@ -53,13 +54,30 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
         return webhook
     }
 
+    /// The lookup, first: the bot is waiting for its answer, and the actions
+    /// get what is left of the time.
+    static func answerBeforeActions(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
+                                    _ config: Config) -> Response? {
+        Kind.answer(webhook(admitted, sp), accepted, config)
+    }
+
+    /// SPALO waits 5 seconds: the actions get what is left of 4 (at least
+    /// one each). A mail not handed over by then waits in the spool for
+    /// `chathooks retry`; a command cut short says so, for `chathooks replay`.
+    static func actionTimeCap(elapsed: Int) -> Int? {
+        max(1, (4000 - elapsed) / 1000)
+    }
+
     static func reply(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
-                      _ results: ActionResults, _ config: Config) -> Response {
-        // The webhook is there: admit found it by this name a moment ago.
-        let webhook = sp.webhooks.first { $0.name == admitted.webhook } ?? sp.webhooks[0]
-        var reply = Kind.reply(webhook, accepted, results, config)
+                      _ results: ActionResults, _ config: Config, answer: Response?) -> Response {
+        var reply = Kind.reply(webhook(admitted, sp), accepted, results, answer: answer)
         SpaloForm.addOutcomeHeaders(&reply, accepted, results)
         return reply
+    }
+
+    /// The webhook `admit` matched (by the name it gave a moment ago).
+    static func webhook(_ admitted: Admitted, _ sp: SpaloSettings) -> SpaloWebhook {
+        sp.webhooks.first { $0.name == admitted.webhook } ?? sp.webhooks[0]
     }
 
     static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response {
@@ -97,7 +115,9 @@ protocol SpaloWebhookKind {
     static func decode(_ reader: inout FieldReader) throws(HTTPError) -> ValidatedEvent
     /// The answer to SPALO's URL check: an empty answer of the kind's own form.
     static var urlCheckReply: Response { get }
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response
+    /// The lookup's answer (nil: none, for send).
+    static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response?
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response
     static func describeReply(_ webhook: SpaloWebhook) -> String
 }
 
@@ -113,14 +133,18 @@ enum DatasetKind: SpaloWebhookKind {
         .json(200, .object(JSONObject([.init(key: "type", value: .string("dataset")), .init(key: "actions", value: .array([]))])))
     }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
+    static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? {
         guard case .spaloDataset(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
         do {
-            let values = try LookupRunner.dataset(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
+            let values = try LookupRunner.dataset(webhook.lookup, request, accepted, config: config)
             return DatasetReply.response(values, emptyMessage: webhook.emptyMessage)
         } catch {
-            return SpaloForm.lookupFailed(error, webhook, accepted)
+            return SpaloForm.lookupFailed(error, webhook, accepted, config)
         }
+    }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
+        answer ?? DatasetReply.textResponse(400, webhook.errorText)
     }
 
     static func describeReply(_ w: SpaloWebhook) -> String {
@@ -144,14 +168,18 @@ enum SearchKind: SpaloWebhookKind {
 
     static var urlCheckReply: Response { .json(200, .array([])) }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
+    static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? {
         guard case .spaloSearch(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
         do {
-            let list = try LookupRunner.search(webhook.lookup, request, accepted, cacheDirectory: SpaloForm.cacheDirectory(config))
+            let list = try LookupRunner.search(webhook.lookup, request, accepted, config: config)
             return DatasetReply.candidates(list, emptyMessage: webhook.emptyMessage)
         } catch {
-            return SpaloForm.lookupFailed(error, webhook, accepted)
+            return SpaloForm.lookupFailed(error, webhook, accepted, config)
         }
+    }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
+        answer ?? DatasetReply.textResponse(400, webhook.errorText)
     }
 
     static func describeReply(_ w: SpaloWebhook) -> String {
@@ -171,7 +199,9 @@ enum SendKind: SpaloWebhookKind {
 
     static var urlCheckReply: Response { .json(200, .object(JSONObject())) }
 
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, _ config: Config) -> Response {
+    static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? { nil }
+
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
         OwnSuccessForm.response(accepted, results)
     }
 
@@ -194,14 +224,10 @@ enum SpaloForm {
 
     /// A lookup that failed: SPALO's 400 with the webhook's text (never a
     /// 500, which SPALO shows as a broken bot); the cause on stderr.
-    static func lookupFailed(_ error: LookupError, _ webhook: SpaloWebhook, _ accepted: AcceptedEvent) -> Response {
-        logError("spalo/\(webhook.kind.rawValue) \(webhook.name) \(accepted.record.requestID): lookup failed: \(error.message)")
+    static func lookupFailed(_ error: LookupError, _ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response {
+        logError("spalo/\(webhook.kind.rawValue) \(webhook.name) \(accepted.record.requestID): lookup failed: "
+                 + config.redacting(error.message))
         return DatasetReply.textResponse(400, webhook.errorText, headers: [("X-Chathooks-Error", "lookup_failed")])
-    }
-
-    /// Where a CSV source keeps its index: `cache/` beside the journal.
-    static func cacheDirectory(_ config: Config) -> String {
-        Files.resolve("cache", against: Files.directoryName(config.journal.path))
     }
 
     static func describeLookup(_ w: SpaloWebhook) -> String {
@@ -218,11 +244,19 @@ enum SpaloForm {
     /// `{"type":"text","text":…}`: the bot user reads the text, so it says
     /// nothing of the cause (`spalo.errorText`, else a short Japanese
     /// sentence). The error code (never a detail) is in a header, for whoever
-    /// tests the URL with curl.
+    /// tests the URL with curl. A 5xx of ours (a journal that cannot be
+    /// written, a configuration that cannot be used) goes out as 400: SPALO
+    /// shows a 5xx as a broken bot, and a 400 with back and skip buttons; the
+    /// status we meant is in `X-Chathooks-Status`.
     static func errorResponse(_ error: HTTPError, _ config: ConfigOutcome) -> Response {
         var headers = error.headers
         headers.append(("X-Chathooks-Error", error.code))
-        return DatasetReply.textResponse(error.status, errorText(config), headers: headers)
+        var status = error.status
+        if status >= 500 {
+            headers.append(("X-Chathooks-Status", String(status)))
+            status = 400
+        }
+        return DatasetReply.textResponse(status, errorText(config), headers: headers)
     }
 
     static func errorText(_ config: ConfigOutcome) -> String {

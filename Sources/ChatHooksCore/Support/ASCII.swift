@@ -70,3 +70,26 @@ func decimal(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
     }
     return v
 }
+
+extension String {
+    /// Every occurrence of `target` replaced, compared by bytes (not by
+    /// characters: a secret is found even where it starts or ends inside a
+    /// character cluster).
+    func replacingBytes(_ target: String, with replacement: String) -> String {
+        let hay = Array(utf8), needle = Array(target.utf8)
+        guard !needle.isEmpty, hay.count >= needle.count else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(hay.count)
+        var i = 0
+        while i < hay.count {
+            if i + needle.count <= hay.count && hay[i..<(i + needle.count)].elementsEqual(needle) {
+                out += replacement.utf8
+                i += needle.count
+            } else {
+                out.append(hay[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -33,6 +33,15 @@ public struct Subprocess {
     public var stdin: [UInt8]
     public var timeoutSeconds: Int
     public var captureLimit: Int
+    /// Kill the whole process group as soon as the program has exited (and
+    /// its output has had `exitGrace` to drain): nothing it started outlives
+    /// it. For a lookup, whose answer is all that is wanted; an action may
+    /// start work that goes on.
+    public var killGroupAfterExit = false
+
+    /// How long output is still read once the program has exited: a child it
+    /// left behind may hold the pipes open, and is not waited for.
+    static let exitGraceMilliseconds = 100
 
     public init(argv: [String], environment: [String: String], stdin: [UInt8] = [], timeoutSeconds: Int,
                 captureLimit: Int = 8192) {
@@ -107,15 +116,29 @@ public struct Subprocess {
         var truncated = false
         var timedOut = false
         var buffer = [UInt8](repeating: 0, count: 16384)
+        var status: Int32 = 0
+        var exited = false
+        var drainUntil = Int.max
 
         while inFD >= 0 || outFD >= 0 || errFD >= 0 {
-            let left = deadline - monotonicMilliseconds()
-            if left <= 0 { timedOut = true; break }
+            let now = monotonicMilliseconds()
+            if !exited {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid {
+                    exited = true
+                    drainUntil = now + Subprocess.exitGraceMilliseconds
+                }
+            }
+            // Exited, and its output drained (or held open by something it left behind).
+            if exited && now >= drainUntil { break }
+            let left = min(deadline, drainUntil) - now
+            if left <= 0 { timedOut = !exited; break }
             var fds: [pollfd] = []
             if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
             if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
             if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(left, 1000)))
+            // Short waits: the program's exit wakes no poll while a child holds its pipes.
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(left, 50)))
             if ready < 0 && errno != EINTR { break }
             for p in fds where p.revents != 0 {
                 if p.fd == inFD {
@@ -141,8 +164,7 @@ public struct Subprocess {
             }
         }
         for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
-        var status: Int32 = 0
-        if !timedOut {
+        if !timedOut && !exited {
             // Output closed; wait for the exit, still within the deadline.
             while true {
                 let r = waitpid(pid, &status, WNOHANG)
@@ -158,6 +180,9 @@ public struct Subprocess {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             return Result(termination: .timedOut(seconds: timeoutSeconds), stdout: out, stderr: err, truncated: truncated)
         }
+        // What it left behind in its group (it has been reaped: the group id
+        // stays in use only while a member lives, so this names no one else).
+        if killGroupAfterExit { kill(-pid, SIGKILL) }
         let termination: Termination = (status & 0x7F) == 0 ? .exited((status >> 8) & 0xFF) : .signalled(status & 0x7F)
         return Result(termination: termination, stdout: out, stderr: err, truncated: truncated)
     }
@@ -186,7 +211,12 @@ extension Subprocess {
 }
 
 func monotonicMilliseconds() -> Int {
+    Int(monotonicNanoseconds() / 1_000_000)
+}
+
+/// The monotonic clock (never set back), for deadlines and durations.
+func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

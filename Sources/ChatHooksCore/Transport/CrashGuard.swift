@@ -2,12 +2,17 @@ import Glibc
 
 /// The last line of defence for "never silent": if the process traps (a bug,
 /// an overflow, a stack overflow) before its response is written, a signal
-/// handler writes a fixed 500 response to stdout and a line to stderr, using
-/// only async-signal-safe calls on memory prepared in advance.
+/// handler writes a fixed response to stdout and a line to stderr, using
+/// only async-signal-safe calls on memory prepared in advance: a 500 in our
+/// own form, or once the route is known to be SPALO's, SPALO's 400 text
+/// (SPALO shows a 500 as a broken bot).
 enum CrashGuard {
     /// Constant text in the binary: nothing to build or allocate at start-up,
-    /// and always there for the handler. (Its Content-Length is checked by a test.)
+    /// and always there for the handler. (Their Content-Lengths are checked by a test.)
     static let response: StaticString = "Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 102\r\n\r\n{\"ok\":false,\"error\":\"internal_error\",\"message\":\"the receiver failed; see the web server's error log\"}\n"
+    static let spaloResponse: StaticString = "Status: 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nX-Chathooks-Error: internal_error\r\nContent-Length: 134\r\n\r\n{\"type\":\"text\",\"text\":\"ただいまデータを取得できません。しばらくしてからもう一度お試しください。\"}\n"
+    /// The one the handler writes (set when the route is known).
+    nonisolated(unsafe) static var reply: StaticString = CrashGuard.response
     static let message: StaticString = "chathooks: the handler crashed (signal) before answering; a 500 was sent\n"
     nonisolated(unsafe) static var started: sig_atomic_t = 0
 
@@ -25,7 +30,7 @@ enum CrashGuard {
         action.__sigaction_handler.sa_handler = { signal in
             if CrashGuard.started == 0 {
                 CrashGuard.started = 1
-                _ = write(1, CrashGuard.response.utf8Start, CrashGuard.response.utf8CodeUnitCount)
+                _ = write(1, CrashGuard.reply.utf8Start, CrashGuard.reply.utf8CodeUnitCount)
             }
             _ = write(2, CrashGuard.message.utf8Start, CrashGuard.message.utf8CodeUnitCount)
             // Back to the default action, so the crash still shows as one.

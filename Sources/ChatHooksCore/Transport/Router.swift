@@ -29,7 +29,11 @@ public enum Router: Sendable {
                                        config: (Request) -> ConfigOutcome) -> Response {
         guard let kind = kind(for: request) else {
             let error = Router.notFound
-            logError("\((request.variables["REQUEST_URI"] ?? request.pathInfo).prefix(200)): \(error.status) \(error.code)")
+            // The path only: a query string may hold anything.
+            let uri = request.variables["REQUEST_URI"] ?? request.pathInfo
+            let path = String((uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").prefix(200))
+            logError("\(path): \(error.status) \(error.code)")
+            Pipeline.recordRejection(route: String(path.prefix(100)), error, request, config(request))
             return OwnErrorForm.response(error)
         }
         var finder = HandlerFinder<B>()
@@ -42,7 +46,9 @@ public enum Router: Sendable {
     /// build its metadata: 2,500 instructions a CGI request.)
     struct HandlerFinder<B: BodyReader>: ReceiverVisitor {
         func visit<R: Receiver>(_ receiver: R.Type) -> (Request, inout B, ConfigOutcome) -> Response {
-            { request, body, config in Pipeline.handle(R.self, request: request, body: &body, config: config) }
+            // From here (before the configuration is read), a crash answers in the route's form.
+            CrashGuard.reply = R.crashReply
+            return { request, body, config in Pipeline.handle(R.self, request: request, body: &body, config: config) }
         }
     }
 }

@@ -38,6 +38,8 @@ public struct MailSpool {
         public var sent: [String] = []
         public var failed: [String] = []
         public var busy: [String] = []
+        /// Why each of `failed` is still waiting, by name.
+        public var reasons: [String: String] = [:]
     }
 
     /// Tries every spooled message once.
@@ -58,6 +60,7 @@ public struct MailSpool {
             guard let (envelope, message) = read(path) else {
                 logError("retry: \(path) is not a spool file; left in place")
                 report.failed.append(name)
+                report.reasons[name] = "not a spool file"
                 continue
             }
             switch envelope.send(message) {
@@ -67,22 +70,14 @@ public struct MailSpool {
             case .failure(let reason):
                 logError("retry: \(name): \(reason); kept for the next retry")
                 report.failed.append(name)
+                report.reasons[name] = "\(reason)"
             }
         }
         return report
     }
 
     func spooled() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.hasSuffix(".mail") && !name.hasPrefix(".") { names.append(name) }
-        }
-        return names.sorted()
+        Files.names(in: directory).filter { $0.hasSuffix(".mail") && !$0.hasPrefix(".") }.sorted()
     }
 
     func read(_ path: String) -> (MailEnvelope, [UInt8])? {

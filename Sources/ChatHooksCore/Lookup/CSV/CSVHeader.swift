@@ -1,5 +1,13 @@
 /// A CSV file's header row, decoded, and where its data begins.
 struct CSVHeader {
+    /// The header's names for a message: the first eight, each cut to 30
+    /// characters (a file that is not the CSV meant — a secret, a password
+    /// file — must not be quoted whole into a log line).
+    static func shown(_ names: [String]) -> String {
+        let first = names.prefix(8).map { $0.count > 30 ? String($0.prefix(30)) + "…" : $0 }
+        return "\(names.count) column\(names.count == 1 ? "" : "s"): " + first.joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+    }
+
     var names: [String]
     /// The encoding the data is in: the configured one, or UTF-8 after a BOM.
     var encoding: TextEncoding
@@ -38,7 +46,7 @@ struct CSVHeader {
     /// The index of the column named exactly `name`.
     func column(_ name: String) throws(LookupError) -> Int {
         guard let i = names.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) else {
-            throw LookupError("no column \"\(name)\" in the header (\(names.joined(separator: ", ")))")
+            throw LookupError("no column \"\(name)\" in the header (\(CSVHeader.shown(names)))")
         }
         return i
     }

@@ -87,13 +87,16 @@ enum CSVIndex {
         let header = try words(file, at: 0, count: headerWords, stats: &stats)
         guard header.count == headerWords, header[0] == magic, header[1] == configuration,
               FileIdentity(fields: Array(header[2..<9])) == identity else { return false }
+        // Every word is checked before it is used as a number: a damaged (or
+        // forged) index is no index, never a trap.
+        guard header[10] <= 24, header[9] <= UInt64(Int.max / 32) else { return false }
         let count = Int(header[9]), bits = Int(header[10])
         let entriesStart = headerSize + ((1 << bits) + 1) * 8
-        guard bits <= 24, count >= 0, Int(st.st_size) == entriesStart + count * 16 else { return false }
+        guard Int(st.st_size) == entriesStart + count * 16 else { return false }
 
         let bucket = bits == 0 ? 0 : Int(hash >> UInt64(64 - bits))
         let bounds = try words(file, at: headerSize + bucket * 8, count: 2, stats: &stats)
-        guard bounds.count == 2 else { return false }
+        guard bounds.count == 2, bounds[0] <= bounds[1], bounds[1] <= UInt64(count) else { return false }
         var lo = Int(bounds[0]), hi = Int(bounds[1])
         let end = hi
         guard lo <= hi, hi <= count else { return false }

@@ -46,11 +46,7 @@ public struct CSVSource: Sendable {
             var stats = CSVReadStats()
             let bytes = try readAll(file, size: identity.size, stats: &stats)
             let scan = try scan(bytes, key: nil, limit: 0, indexing: false)
-            let shown = scan.header.names.prefix(8).joined(separator: ", ")
-            let more = scan.header.names.count > 8 ? ", …" : ""
-            let columns = scan.header.names.count
-            return .success("\(grouped(scan.rowCount)) row\(scan.rowCount == 1 ? "" : "s"), "
-                + "\(columns) column\(columns == 1 ? "" : "s"): \(shown)\(more)")
+            return .success("\(grouped(scan.rowCount)) row\(scan.rowCount == 1 ? "" : "s"), " + CSVHeader.shown(scan.header.names))
         } catch {
             return .failure(LookupError("\(path): \(error.message)"))
         }
@@ -78,7 +74,8 @@ public struct CSVSource: Sendable {
                     header = try readHeader(file, stats: &rowStats)
                     column = try header!.column(matchColumn)
                 }
-                guard let header else { return false }
+                // An offset past the file is a damaged index: no candidate there.
+                guard let header, offset < identity.size else { return false }
                 try readRecord(file, at: Int(offset), into: &record, stats: &rowStats)
                 // The hash only names candidates: the key itself decides.
                 if try record.field(column, equals: key, header.encoding) {
