@@ -12,16 +12,27 @@ enum ConfigDecoder {
             return Config(path: path, directory: r.directory, journal: JournalSettings(path: "", fsync: true),
                           maxBodyBytes: Config.defaultMaxBodyBytes, chatdealer: nil, spalo: nil, warnings: [])
         }
-        var journal = JournalSettings(path: Files.resolve("data/journal.jsonl", against: r.directory), fsync: true)
+        var journal = JournalSettings(path: "", fsync: true)
         if let j = r.object(root["journal"], "journal", allowed: ["path", "fsync", "rotate"]) {
-            if let p = r.string(j, "path", "journal") { journal.path = Files.resolve(p, against: r.directory) }
-            journal.fsync = r.bool(j, "fsync", "journal", default: true)
-            if let text = r.string(j, "rotate", "journal") {
-                if let rotate = Rotation(rawValue: text) { journal.rotate = rotate } else {
-                    r.problem("journal.rotate", "\"\(text)\" is not none, monthly or daily")
+            // One pass over what the file says (this runs on every CGI request):
+            // each key is compared once, not looked up in turn.
+            for member in j.members {
+                switch member.key {
+                case "path":
+                    if let p = r.string(j, "path", "journal") { journal.path = Files.resolve(p, against: r.directory) }
+                case "fsync":
+                    journal.fsync = r.bool(j, "fsync", "journal", default: true)
+                case "rotate":
+                    guard let text = r.string(j, "rotate", "journal") else { break }
+                    if let rotate = Rotation(rawValue: text) { journal.rotate = rotate } else {
+                        r.problem("journal.rotate", "\"\(text)\" is not none, monthly or daily")
+                    }
+                default:
+                    break  // reported by r.object
                 }
             }
         }
+        if journal.path.isEmpty { journal.path = Files.resolve("data/journal.jsonl", against: r.directory) }
         var maxBody = Config.defaultMaxBodyBytes
         if let l = r.object(root["limits"], "limits", allowed: ["maxBodyBytes"]) {
             maxBody = r.integer(l, "maxBodyBytes", "limits", range: 1...(256 << 20)) ?? maxBody

@@ -39,7 +39,6 @@ public enum Pipeline {
     static func accept<R: Receiver>(
         _ receiver: R.Type, request: Request, body: inout some BodyReader, config result: ConfigOutcome
     ) throws(HTTPError) -> Response {
-        let started = monotonicNanoseconds()
         guard request.method == "POST" else { throw HTTPError.methodNotAllowed }
         let config: Config
         switch result {
@@ -52,8 +51,7 @@ public enum Pipeline {
         let admitted = try R.admit(payload, context)
         let accepted = try journal(R.source, R.event, admitted, request: request, config: config)
         let answer = R.answerBeforeActions(admitted, context, accepted, config)
-        let results = ActionRunner.run(admitted.actions, accepted,
-                                       timeCap: R.actionTimeCap(elapsed: Int((monotonicNanoseconds() - started) / 1_000_000)))
+        let results = ActionRunner.run(admitted.actions, accepted, timeCap: R.actionTimeCap(context))
         if !results.outcomes.isEmpty {
             OutcomeLog.append(accepted.record, run: .request, results.outcomes, files: config.journal.files,
                               at: now(request, config))
@@ -80,7 +78,8 @@ public enum Pipeline {
         let accepted = AcceptedEvent(record: record, event: admitted.event)
         Teardown.park(accepted)
         do {
-            try LineAppender(path: config.journal.files.path(.journal, at: now), fsync: config.journal.fsync).append(accepted.line)
+            let path = config.journal.rotate == .none ? config.journal.path : config.journal.files.path(.journal, at: now)
+            try LineAppender(path: path, fsync: config.journal.fsync).append(accepted.line)
         } catch {
             throw HTTPError(500, "journal_failed", "the event could not be written to the journal, so it was not accepted; nothing was run",
                             detail: "\(error)")

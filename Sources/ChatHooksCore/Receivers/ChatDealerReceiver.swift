@@ -54,7 +54,7 @@ enum ChatDealerReceiver<Payload: ChatDealerPayload>: Receiver {
     static func answerBeforeActions(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,
                                     _ config: Config) -> Response? { nil }
 
-    static func actionTimeCap(elapsed: Int) -> Int? { nil }
+    static func actionTimeCap(_ settings: EventSettings) -> Int? { nil }
 
     static func reply(_ admitted: Admitted, _ settings: EventSettings, _ accepted: AcceptedEvent,
                              _ results: ActionResults, _ config: Config, answer: Response?) -> Response {

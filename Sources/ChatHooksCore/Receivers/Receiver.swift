@@ -32,10 +32,9 @@ protocol Receiver {
     static func answerBeforeActions(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
                                     _ config: Config) -> Response?
 
-    /// The longest any action may take, in seconds, when `elapsed`
-    /// milliseconds of the request have gone (SPALO waits 5 seconds in all);
-    /// nil: each action's own timeout.
-    static func actionTimeCap(elapsed: Int) -> Int?
+    /// The longest any action may take, in seconds, now (SPALO waits 5
+    /// seconds in all); nil: each action's own timeout.
+    static func actionTimeCap(_ context: Context) -> Int?
 
     /// The success reply, in the sender's form, once the event is journaled
     /// and its actions have run; `answer` is what `answerBeforeActions` gave.
@@ -58,8 +57,8 @@ protocol Receiver {
     /// The subject and body a mail action sends unless the config gives its own.
     static var defaultMail: (subject: String, body: String) { get }
 
-    /// What `CrashGuard` answers if the process traps on this route.
-    static var crashReply: StaticString { get }
+    /// True when a crash on this route is answered in SPALO's form (`CrashGuard`).
+    static var crashesInSpaloForm: Bool { get }
 }
 
 /// A request that passed every check: what goes into the journal and what runs.
@@ -82,7 +81,7 @@ extension Receiver {
     static var route: String { "\(source)/\(event)" }
     /// `chatdealer-chat-start`, `spalo-dataset`.
     static var executableName: String { "\(source)-\(event)" }
-    static var crashReply: StaticString { CrashGuard.response }
+    static var crashesInSpaloForm: Bool { false }
 
     static var defaultMail: (subject: String, body: String) {
         (DefaultTemplates.subject(for: event), DefaultTemplates.body(for: event))

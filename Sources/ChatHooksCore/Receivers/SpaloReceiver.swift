@@ -6,24 +6,32 @@
 enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
     static var source: String { "spalo" }
     static var event: String { Kind.kind.rawValue }
-    static var crashReply: StaticString { CrashGuard.spaloResponse }
+    static var crashesInSpaloForm: Bool { true }
 
-    static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> SpaloSettings {
+    /// The webhooks, and when the request began (SPALO's 5 seconds run from about then).
+    struct Context {
+        var settings: SpaloSettings
+        var started: UInt64
+    }
+
+    static func prepare(_ config: Config, _ request: Request) throws(HTTPError) -> Context {
+        let started = monotonicNanoseconds()
         try HTTPError.refuseBrokenBlock(config.spaloProblems, of: config)
         guard let sp = config.spalo else { throw HTTPError.notConfigured("spalo is not in \(config.path)") }
         guard sp.webhooks.contains(where: { $0.kind == Kind.kind }) else {
             throw HTTPError.notConfigured("spalo.webhooks has no \(Kind.kind.rawValue) webhook in \(config.path)")
         }
-        return sp
+        return Context(settings: sp, started: started)
     }
 
     /// An empty body is SPALO's URL check, like a body without webhookKey.
-    static func answerWithoutJournal(_ payload: JSONObject?, _ sp: SpaloSettings) -> Response? {
+    static func answerWithoutJournal(_ payload: JSONObject?, _ context: Context) -> Response? {
         guard let payload, payload["webhookKey"] != nil else { return Kind.urlCheckReply }
         return nil
     }
 
-    static func admit(_ payload: JSONObject?, _ sp: SpaloSettings) throws(HTTPError) -> Admitted {
+    static func admit(_ payload: JSONObject?, _ context: Context) throws(HTTPError) -> Admitted {
+        let sp = context.settings
         guard case .string(let key)? = payload?["webhookKey"], let payload else {
             throw HTTPError.unauthorized("webhookKey must be a string")
         }
@@ -56,21 +64,22 @@ enum SpaloReceiver<Kind: SpaloWebhookKind>: Receiver {
 
     /// The lookup, first: the bot is waiting for its answer, and the actions
     /// get what is left of the time.
-    static func answerBeforeActions(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
+    static func answerBeforeActions(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
                                     _ config: Config) -> Response? {
-        Kind.answer(webhook(admitted, sp), accepted, config)
+        Kind.answer(webhook(admitted, context.settings), accepted, config)
     }
 
     /// SPALO waits 5 seconds: the actions get what is left of 4 (at least
     /// one each). A mail not handed over by then waits in the spool for
     /// `chathooks retry`; a command cut short says so, for `chathooks replay`.
-    static func actionTimeCap(elapsed: Int) -> Int? {
-        max(1, (4000 - elapsed) / 1000)
+    static func actionTimeCap(_ context: Context) -> Int? {
+        let elapsed = Int((monotonicNanoseconds() - context.started) / 1_000_000)
+        return max(1, (4000 - elapsed) / 1000)
     }
 
-    static func reply(_ admitted: Admitted, _ sp: SpaloSettings, _ accepted: AcceptedEvent,
+    static func reply(_ admitted: Admitted, _ context: Context, _ accepted: AcceptedEvent,
                       _ results: ActionResults, _ config: Config, answer: Response?) -> Response {
-        var reply = Kind.reply(webhook(admitted, sp), accepted, results, answer: answer)
+        var reply = Kind.reply(webhook(admitted, context.settings), accepted, results, answer: answer)
         SpaloForm.addOutcomeHeaders(&reply, accepted, results)
         return reply
     }

@@ -11,8 +11,9 @@ enum CrashGuard {
     /// and always there for the handler. (Their Content-Lengths are checked by a test.)
     static let response: StaticString = "Status: 500 Internal Server Error\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 102\r\n\r\n{\"ok\":false,\"error\":\"internal_error\",\"message\":\"the receiver failed; see the web server's error log\"}\n"
     static let spaloResponse: StaticString = "Status: 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nX-Chathooks-Error: internal_error\r\nContent-Length: 134\r\n\r\n{\"type\":\"text\",\"text\":\"ただいまデータを取得できません。しばらくしてからもう一度お試しください。\"}\n"
-    /// The one the handler writes (set when the route is known).
-    nonisolated(unsafe) static var reply: StaticString = CrashGuard.response
+    /// 1 once the route is known to be SPALO's: the handler writes `spaloResponse`.
+    /// (A flag, not a StaticString variable: that would be initialised lazily, on every request.)
+    nonisolated(unsafe) static var spaloForm: sig_atomic_t = 0
     static let message: StaticString = "chathooks: the handler crashed (signal) before answering; a 500 was sent\n"
     nonisolated(unsafe) static var started: sig_atomic_t = 0
 
@@ -30,7 +31,8 @@ enum CrashGuard {
         action.__sigaction_handler.sa_handler = { signal in
             if CrashGuard.started == 0 {
                 CrashGuard.started = 1
-                _ = write(1, CrashGuard.reply.utf8Start, CrashGuard.reply.utf8CodeUnitCount)
+                let reply = CrashGuard.spaloForm != 0 ? CrashGuard.spaloResponse : CrashGuard.response
+                _ = write(1, reply.utf8Start, reply.utf8CodeUnitCount)
             }
             _ = write(2, CrashGuard.message.utf8Start, CrashGuard.message.utf8CodeUnitCount)
             // Back to the default action, so the crash still shows as one.

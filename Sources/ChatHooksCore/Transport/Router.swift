@@ -47,7 +47,7 @@ public enum Router: Sendable {
     struct HandlerFinder<B: BodyReader>: ReceiverVisitor {
         func visit<R: Receiver>(_ receiver: R.Type) -> (Request, inout B, ConfigOutcome) -> Response {
             // From here (before the configuration is read), a crash answers in the route's form.
-            CrashGuard.reply = R.crashReply
+            if R.crashesInSpaloForm { CrashGuard.spaloForm = 1 }
             return { request, body, config in Pipeline.handle(R.self, request: request, body: &body, config: config) }
         }
     }
