@@ -640,3 +640,18 @@ def test_a_damaged_index_is_no_index_never_a_crash(spalo):
         index.write_bytes(bytes(damaged))
         r = spalo.run("spalo-dataset", body("csv"))
         assert r.returncode == 0 and actions(r)["名前"] == "鈴木一郎", (word, r.status, r.stderr)
+
+
+def test_a_send_whose_action_fails_is_still_200_and_says_what_failed(spalo):
+    """SPALO counts a 5xx as a failed send; the event is journaled, and what
+    failed is in the answer and its headers, for `chathooks replay`."""
+    (spalo.root / "data" / "answers").mkdir(parents=True)
+    (spalo.root / "data" / "answers" / "42.jsonl").mkdir()  # the append's file is a folder: it fails
+    samples = Path(__file__).resolve().parents[2] / "examples" / "samples"
+    sample = json.loads((samples / "send.json").read_text(encoding="utf-8"))
+    key, secret = KEYS["answers"]
+    sample.update(webhookKey=key, secretHash=bcrypt.hashpw(secret.encode(), bcrypt.gensalt(4)).decode())
+    r = spalo.run("spalo-send", sample)
+    assert r.status == 200 and r.json["ok"] is True and len(r.json["failed"]) == 1, (r.body, r.stderr)
+    assert "x-chathooks-action-failed" in r.headers
+    assert spalo.journal()[0]["request_id"] == r.json["id"]

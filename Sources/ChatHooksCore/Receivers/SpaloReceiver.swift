@@ -197,8 +197,11 @@ enum SearchKind: SpaloWebhookKind {
     }
 }
 
-/// データ送信: journaled, its actions run; answered like Chat Dealer's events
-/// (`{"ok":true,"id":…}`; SPALO asks only for a 200).
+/// データ送信: journaled, its actions run; answered 200 `{"ok":true,"id":…}`
+/// (SPALO asks only for a 200), with `"failed"` and `"deferred"` listing
+/// what did not run when something did not — never a 5xx, which SPALO
+/// counts as a failed send: the event is in the journal, and
+/// `chathooks replay` runs what failed.
 enum SendKind: SpaloWebhookKind {
     static var kind: SpaloKind { .send }
 
@@ -211,7 +214,12 @@ enum SendKind: SpaloWebhookKind {
     static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? { nil }
 
     static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
-        OwnSuccessForm.response(accepted, results)
+        var body = JSONObject()
+        body.append("ok", .bool(true))
+        body.append("id", .string(accepted.record.requestID))
+        if !results.failures.isEmpty { body.append("failed", .array(results.failures.map { .string($0) })) }
+        if !results.deferred.isEmpty { body.append("deferred", .array(results.deferred.map { .string($0) })) }
+        return .json(200, .object(body))
     }
 
     static func describeReply(_ w: SpaloWebhook) -> String { "; reply 200" }
