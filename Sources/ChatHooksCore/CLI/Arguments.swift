@@ -6,13 +6,15 @@ import Glibc
 /// stderr with exit status 2.
 extension CLI {
     enum Command: String {
-        case check, retry, replay
+        case check, retry, replay, export, events
 
         var usage: String {
             switch self {
             case .check: "usage: chathooks check [--config CONFIG | CONFIG]"
             case .retry: "usage: chathooks retry [--config CONFIG | CONFIG]"
             case .replay: "usage: chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID..."
+            case .export: "usage: chathooks export [--config CONFIG] [--csv | --jsonl] [--from DATE] [--to DATE] [--source S] [--event E] [--output FILE]"
+            case .events: "usage: chathooks events [--config CONFIG] [--since DATE] [--source S] [--event E] [--follow]"
             }
         }
 
@@ -32,6 +34,20 @@ extension CLI {
                 (--only: just the actions of that type). Never journals them again.
                 Exit status 1 when an id is not in the journal or an action failed.
                 """
+            case .export: """
+                Writes the journal (every month's or day's file, in order) as a CSV that
+                Excel opens on a double-click (UTF-8 with a BOM, one row per event: when,
+                what, who, what became of its actions, and each kind of event's fields,
+                a form's items one column each), or with --jsonl the records as they are.
+                DATE is a local date, 2026-12-01 (--from and --to both included);
+                S is chatdealer or spalo, E an event (chat-end, form, dataset, send, …).
+                To standard output, or to FILE.
+                """
+            case .events: """
+                Lists the events, a line each: when, route, request id, chat or visitor,
+                and what became of their actions. --follow then waits for new ones
+                (Ctrl-C stops it).
+                """
             }
             return usage + "\n\n" + what + "\n\n" + CLI.configNote + "\n"
         }
@@ -44,11 +60,15 @@ extension CLI {
         usage: chathooks check [--config CONFIG | CONFIG]
                chathooks retry [--config CONFIG | CONFIG]
                chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID...
+               chathooks export [--config CONFIG] [--csv | --jsonl] [--from DATE] [--to DATE] [--source S] [--event E] [--output FILE]
+               chathooks events [--config CONFIG] [--since DATE] [--source S] [--event E] [--follow]
                chathooks --version
                chathooks COMMAND --help
           check   validate a configuration and print what each endpoint will do
           retry   send the mails that are waiting in the spool (safe from cron, and twice at once)
           replay  run the configured actions again for journaled events
+          export  the journal as a CSV for Excel (or JSON Lines), with each event's outcome
+          events  list the events, and with --follow wait for new ones
         \(configNote)
 
         Started by a web server, chathooks is every receiver at once, routed by
@@ -63,6 +83,18 @@ extension CLI {
         var config: String
         var only: String?
         var positionals: [String] = []
+        var filter = Export.Filter()
+        var jsonl = false
+        var output: String?
+        var follow = false
+    }
+
+    /// `2026-12-01`, a real date.
+    static func isDate(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+              let y = decimal(b, 0..<4), let m = decimal(b, 5..<7), let d = decimal(b, 8..<10) else { return false }
+        return y >= 1970 && (1...12).contains(m) && (1...31).contains(d)
     }
 
     /// Parses one command's arguments, or ends the process: 0 with the help
@@ -105,6 +137,28 @@ extension CLI {
                     usageError(command, "--only takes append, mail or command, not '\(v)'")
                 }
                 result.only = v
+            case "--csv" where command == .export:
+                result.jsonl = false
+            case "--jsonl" where command == .export:
+                result.jsonl = true
+            case "--output" where command == .export, "-o" where command == .export:
+                result.output = value()
+            case "--from" where command == .export, "--to" where command == .export, "--since" where command == .events:
+                let v = value()
+                guard isDate(v) else { usageError(command, "\(name) takes a date such as 2026-12-01, not '\(v)'") }
+                if name == "--to" { result.filter.to = v } else { result.filter.from = v }
+            case "--source" where command == .export || command == .events:
+                let v = value()
+                guard ["chatdealer", "spalo"].contains(v) else { usageError(command, "--source takes chatdealer or spalo, not '\(v)'") }
+                result.filter.source = v
+            case "--event" where command == .export || command == .events:
+                let v = value()
+                guard ReceiverKind.allCases.contains(where: { $0.event == v }) else {
+                    usageError(command, "--event takes one of \(ReceiverKind.allCases.map(\.event).joined(separator: ", ")), not '\(v)'")
+                }
+                result.filter.event = v
+            case "--follow" where command == .events, "-f" where command == .events:
+                result.follow = true
             default:
                 usageError(command, "unknown option '\(name)'")
             }
@@ -121,6 +175,11 @@ extension CLI {
             result.positionals = []
         case .replay:
             guard !result.positionals.isEmpty else { usageError(command, "no request id given (the ids are in the journal and in each 200 answer)") }
+        case .export, .events:
+            if let p = result.positionals.first { usageError(command, "unexpected argument '\(p)'") }
+            if let from = result.filter.from, let to = result.filter.to, from > to {
+                usageError(command, "--from \(from) is after --to \(to)")
+            }
         }
         result.config = config ?? ConfigLoader.locate(environment: ConfigLoader.processEnvironment)
         return result

@@ -31,6 +31,12 @@ public enum CLI {
         case "replay":
             let a = parse(rest, for: .replay)
             exit(withConfig(a.config) { Maintenance.replay(config: $0, ids: a.positionals, only: a.only) })
+        case "export":
+            let a = parse(rest, for: .export)
+            exit(withConfig(a.config) { Export.export(config: $0, filter: a.filter, jsonl: a.jsonl, output: a.output) })
+        case "events":
+            let a = parse(rest, for: .events)
+            exit(withConfig(a.config) { Export.events(config: $0, filter: a.filter, follow: a.follow) })
         case "--version", "-V", "version":
             guard rest.isEmpty else { usageError(nil, "--version takes no arguments") }
             writeAll(1, Array((versionText + "\n").utf8))

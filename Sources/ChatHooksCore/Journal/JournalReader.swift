@@ -44,6 +44,33 @@ public enum JournalReader {
         return out
     }
 
+    /// The file's size now (0 when it cannot be read).
+    public static func size(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// The whole records that follow byte `offset` (a line's start), and the
+    /// offset after the last of them: what a follower reads next time. A last
+    /// line without its newline yet is left for then.
+    public static func records(path: String, from offset: Int) -> ([JournalRecord], Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return ([], offset) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) > offset else { return ([], min(offset, max(Int(st.st_size), 0))) }
+        let count = Int(st.st_size) - offset
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+        guard n > 0 else { return ([], offset) }
+        guard let lastNewline = bytes[0..<n].lastIndex(of: 0x0A) else { return ([], offset) }
+        var out: [JournalRecord] = []
+        for line in bytes[0..<lastNewline].split(separator: 0x0A) {
+            if let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) { out.append(record) }
+        }
+        return (out, offset + lastNewline + 1)
+    }
+
     /// Calls `visit` with each newline-ended line of the file, parsed; a line
     /// that does not parse, or that `visit` says is not `what`, is reported
     /// with its line number and byte offset. Reads in 64 KiB pieces.
