@@ -962,6 +962,61 @@ def spalo_index(cache):
     return files[0]
 
 
+def section_outcomes(bodies):
+    """6. The outcomes line (#12): a chat-end request with one append action,
+    as CGI, its instructions counted by callgrind with the cost of writing its
+    outcomes line (OutcomeLog.append, inclusive) read from the profile: the
+    request without that line costs the difference. Wall times of the request
+    with the line, and of the same request with no action, for scale."""
+    say("6. The outcomes line")
+    d = WORK / "outcomes"
+    data = d / "data"
+    data.mkdir(parents=True)
+    with_action = d / "chathooks-append.json5"
+    with_action.write_text(f"""{{
+  journal: {{ path: "{data / 'journal.jsonl'}", fsync: false }},
+  chatdealer: {{
+    auth: {{ header: "X-Chathooks-Token", tokens: ["{TOKEN}"] }},
+    events: {{ "chat-end": {{ actions: [ {{ type: "append", path: "{data}/chats/{{chat_id}}.jsonl", fsync: false }} ] }} }},
+  }},
+}}
+""", encoding="utf-8")
+    prog = Program("ours", "chathooks, chat-end + one append action", [BIN / "chatdealer-{event}"],
+                   {"CHATHOOKS_CONFIG": str(with_action)}, data / "journal.jsonl")
+    body = bodies["chat-end"]
+    verify(prog, "chat-end", body)
+    outcomes_file = data / "outcomes.jsonl"
+    if not outcomes_file.exists() or not outcomes_file.read_text().strip():
+        sys.exit("bench: the chat-end request with an append action wrote no outcomes line")
+    time_runs(prog, "chat-end", body, CGI_WARMUP, section="outcomes")
+    rows = time_runs(prog, "chat-end", body, CGI_RUNS // CGI_ROUNDS, section="outcomes")
+    out = str(WORK / "callgrind" / "outcomes-chat-end.out")
+    total = instructions(prog, "chat-end", body, out, section="outcomes")
+    line_cost = max((cost for cost, _, name in callgrind_functions(out, inclusive=True)
+                     if "OutcomeLog.append" in name), default=0)
+    if line_cost == 0:
+        sys.exit("bench: OutcomeLog.append is not in the chat-end profile")
+    return {"total": total, "line": line_cost, "wall": summary(rows),
+            "line_bytes": len(outcomes_file.read_text().splitlines()[0].encode()) + 1}
+
+
+def outcomes_lines(o):
+    """The report's section 6, as lines."""
+    L = ["## 6. The outcomes line", "",
+         "A `chat-end` request (the 50-message transcript) with one `append` action, as CGI (fsync off), "
+         "writes one line to `outcomes.jsonl` after its action ran (issue #12). Its cost is the inclusive "
+         "instructions of `OutcomeLog.append` in the request's callgrind profile; *before* is the request "
+         "without that line (the same request less that cost; the receiver has no switch to leave it out).", "",
+         "| | instructions | |", "| --- | --- | --- |",
+         f"| before (chat-end, journal + one append) | {o['total'] - o['line']:,} | |",
+         f"| the outcomes line ({o['line_bytes']} bytes: build, open, lock, append, close) | {o['line']:,} | "
+         f"{o['line'] / (o['total'] - o['line']):+.1%} |",
+         f"| after | {o['total']:,} | |", "",
+         f"Wall time of the request with its outcomes line: median {ms(o['wall']['wall'])} ms "
+         f"(p90 {ms(o['wall']['p90'])} ms) over {o['wall']['n']} runs.", ""]
+    return L
+
+
 def section_spalo():
     say("5. SPALO dataset lookups (CGI)")
     root = WORK / "spalo"
@@ -1232,7 +1287,7 @@ def paired(a, b):
     return statistics.median(x / y for x, y in zip(a["all"], b["all"]))
 
 
-def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None):
+def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None):
     stats = cgi["stats"]
     L = []
     w = L.append
@@ -1443,6 +1498,10 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
     # ---- 5
     if spalo:
         L.extend(spalo_lines(spalo))
+
+    # ---- 6
+    if outcomes:
+        L.extend(outcomes_lines(outcomes))
 
     # ---- targets
     targets = []
@@ -1737,6 +1796,7 @@ def main():
     figures["scaling"] = timed("scaling", section_scaling, bodies)
     figures["journal"] = timed("journal", section_journal, bodies)
     figures["spalo"] = timed("SPALO", section_spalo)
+    figures["outcomes"] = timed("outcomes", section_outcomes, bodies)
     info["machine"] = machine()
     info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     timings["total"] = time.monotonic() - started
@@ -1745,8 +1805,8 @@ def main():
     write_report(**figures)
 
 
-def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None):
-    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo)
+def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None):
+    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo, outcomes)
     out = WORK / "RESULTS-quick.md" if QUICK else BENCH / "RESULTS.md"
     out.write_text(text, encoding="utf-8")
     say(f"wrote {rel(out)} ({timings['total'] / 60:.1f} minutes); "

@@ -61,9 +61,10 @@ public enum CLI {
     }
 
     /// Now, or the test suite's fixed time (`CHATHOOKS_TEST_CLOCK`, RFC 3339),
-    /// as the receivers take it for a journal that rotates.
-    static func now() -> Timestamp {
-        if let fixed = getenv("CHATHOOKS_TEST_CLOCK"), let t = Timestamp(rfc3339: String(cString: fixed)) { return t }
+    /// as the receivers take it: for a journal that rotates only.
+    static func now(_ config: Config) -> Timestamp {
+        if config.journal.rotate != .none, let fixed = getenv("CHATHOOKS_TEST_CLOCK"),
+           let t = Timestamp(rfc3339: String(cString: fixed)) { return t }
         return Timestamp.now()
     }
 

@@ -44,7 +44,7 @@ enum Maintenance {
         for r in JournalReader.records(files: config.journal.files, select: { ids.contains($0["request_id"]?.stringValue ?? "") }) {
             records[r.requestID] = r
         }
-        let now = CLI.now()
+        let now = CLI.now(config)
         for p in parsed {
             let outcome = ActionOutcomeRecord(index: p.index, type: "mail", outcome: p.why == nil ? .done : .failed,
                                               why: p.why ?? "", microseconds: 0)
@@ -83,7 +83,7 @@ enum Maintenance {
             }
             let count = actions.filter { only == nil || $0.typeName == only }.count
             let results = ActionRunner.run(actions, AcceptedEvent(record: record), only: only)
-            OutcomeLog.append(record, run: .replay, results.outcomes, files: config.journal.files, at: CLI.now())
+            OutcomeLog.append(record, run: .replay, results.outcomes, files: config.journal.files, at: CLI.now(config))
             let head = "\(line): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
                 print("\(head) done")

@@ -80,8 +80,19 @@ public struct JournalFiles: Sendable {
             guard let period else { continue }
             periods.append((period, part, folder + "/" + name))
         }
-        // Within a period, the parts that a capped file moved aside first (highest number oldest).
-        periods.sort { $0.period != $1.period ? $0.period < $1.period : $0.part > $1.part }
+        // By the time of each file's first line: a month's file and the days of
+        // that month (the rotation changed in the middle of it) fall in the
+        // order they were written, which their names alone cannot tell. Within
+        // a period, the parts a capped file moved aside first (highest number oldest).
+        let starts = Dictionary(periods.map { ($0.path, JournalFiles.firstTime($0.path)) }, uniquingKeysWith: { a, _ in a })
+        periods.sort { a, b in
+            let (ta, tb) = (starts[a.path] ?? nil, starts[b.path] ?? nil)
+            if a.period != b.period {
+                if let ta, let tb, ta != tb { return ta < tb }
+                return a.period < b.period
+            }
+            return a.part > b.part
+        }
         var out: [String] = []
         var plainParts: [(Int, String)] = []
         for p in periods where p.period.isEmpty { plainParts.append((p.part, p.path)) }
@@ -89,6 +100,21 @@ public struct JournalFiles: Sendable {
         if access(plainPath, F_OK) == 0 { out.append(plainPath) }
         for p in periods where !p.period.isEmpty { out.append(p.path) }
         return out
+    }
+
+    /// When the file's first line was written (`received_at`, or `at` for the
+    /// outcomes and rejections files), in seconds; nil when it cannot be read.
+    static func firstTime(_ path: String) -> Int? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, let newline = head[0..<n].firstIndex(of: 0x0A),
+              let value = try? JSONParser.parse(Array(head[0..<newline])),
+              let text = value["received_at"]?.stringValue ?? value["at"]?.stringValue,
+              let t = Timestamp(rfc3339: text) else { return nil }
+        return t.seconds
     }
 
     /// What sits between a stream's stem and its extension: `-2026-12`,
