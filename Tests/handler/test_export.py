@@ -173,3 +173,38 @@ def test_events_lists_a_line_each_and_follow_shows_new_ones(site):
     finally:
         p.kill()
         p.wait(timeout=10)
+
+
+def test_a_retried_mail_shows_as_done_in_the_export(tmp_path):
+    """A mail that waited in the spool and went out on `chathooks retry`: the
+    export's outcome is the retry's."""
+    root = tmp_path / "retry"
+    root.mkdir()
+    (root / "sendmail").write_text("#!/bin/sh\ncat > /dev/null\n[ -e \"$(dirname \"$0\")/down\" ] && exit 75\nexit 0\n")
+    (root / "sendmail").chmod(0o755)
+    (root / "down").write_text("")
+    site = Site(root, config_text=CONFIG.replace("/nonexistent/sendmail", str(root / "sendmail")) % {"token": TOKEN1})
+    rid = post(site, "form", sample("form"))
+    assert read_csv(cli(site, "export").stdout)[0]["処理結果"].startswith("保留: mail")
+    (root / "down").unlink()
+    r = cli(site, "retry")
+    assert r.returncode == 0, r.stdout
+    [row] = read_csv(cli(site, "export").stdout)
+    assert (row["リクエストID"], row["処理結果"]) == (rid, "成功")
+
+
+def test_every_month_is_exported_once(tmp_path):
+    """With a monthly journal, events received on either side of a month's end
+    are each exported once, in order."""
+    site = Site(tmp_path / "months", config_text=CONFIG.replace('fsync: false }', 'fsync: false, rotate: "monthly" }')
+                % {"token": TOKEN1})
+    ids = []
+    for clock in ["2026-11-30T23:59:59.900+09:00", "2026-12-01T00:00:00.100+09:00", "2026-12-01T00:00:00.200+09:00"]:
+        r = site.run("chatdealer-chat-start", sample("chat-start"), extra={"CHATHOOKS_TEST_CLOCK": clock})
+        assert r.status == 200, r.body
+        ids.append(r.json["id"])
+    assert sorted(p.name for p in (site.root / "data").glob("journal*")) == ["journal-2026-11.jsonl", "journal-2026-12.jsonl"]
+    rows = read_csv(cli(site, "export").stdout)
+    assert [row["リクエストID"] for row in rows] == ids
+    assert [row["受信日時"] for row in rows] == ["2026-11-30 23:59:59", "2026-12-01 00:00:00", "2026-12-01 00:00:00"]
+    assert len(read_csv(cli(site, "export", "--from", "2026-12-01").stdout)) == 2
