@@ -17,7 +17,7 @@ deps:
 # x86-64 Linux host. `ldd` must say "not a dynamic executable".
 build: deps
 	$(SWIFT_BUILD)
-	@for h in $(HANDLERS) chathooks; do \
+	@for h in $(HANDLERS) chathooks chathooks-sink; do \
 	  ldd $(BIN)/$$h 2>&1 | grep -q 'not a dynamic executable' || { echo "$$h is not static" >&2; exit 1; }; \
 	done
 	@echo "built static executables in $(BIN)/"
@@ -29,7 +29,7 @@ dist: build
 test: dist
 	swift test
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration \
-	  Tests/hostile Tests/durability Tests/guards Tests/zz_secrets
+	  Tests/hostile Tests/durability Tests/sink Tests/guards Tests/zz_secrets
 	scripts/fuzz.sh short
 
 run: build

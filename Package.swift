@@ -27,9 +27,17 @@ let wrapAccept: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--wrap=accept"])]
 let version = ((try? String(contentsOfFile: Context.packageDirectory + "/VERSION", encoding: .utf8)) ?? "unknown")
     .trimmingCharacters(in: .whitespacesAndNewlines)
 
+// Debian keeps libpgcommon_shlib.a and libpgport_shlib.a, which libpq.a needs, in
+// /usr/lib/postgresql/<major>/lib (postgresql-server-dev-<major>): the newest there is.
+let pgLib: String = {
+    let majors = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+        .compactMap { Int($0) }.sorted()
+    return majors.last.map { "/usr/lib/postgresql/\($0)/lib" } ?? "/usr/lib/postgresql/lib"
+}()
+
 let package = Package(
     name: "chathooks",
-    products: (handlers + ["chathooks"]).map { .executable(name: $0, targets: [$0]) },
+    products: (handlers + ["chathooks", "chathooks-sink"]).map { .executable(name: $0, targets: [$0]) },
     targets: [
         .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         .systemLibrary(name: "CFastCGI", path: "Sources/CFastCGI"),
@@ -45,6 +53,15 @@ let package = Package(
         .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
                          linkerSettings: wrapAccept),
         .testTarget(name: "ChatHooksCoreTests", dependencies: ["ChatHooksCore"]),
+        // The PostgreSQL sink (chathooks sink postgres): its own executable, the one that links
+        // libpq (and OpenSSL), statically like the rest. libpq.a's GSSAPI and LDAP calls go to
+        // stand-ins (Sources/CLibpqSupport: Debian ships neither as a static library), and its
+        // getpwuid_r to one that reads /etc/passwd only (a static program cannot load NSS modules).
+        .systemLibrary(name: "CPostgres", path: "Sources/CPostgres"),
+        .target(name: "CLibpqSupport"),
+        .target(name: "ChatHooksSink", dependencies: ["ChatHooksCore", "CPostgres", "CLibpqSupport"]),
+        .executableTarget(name: "chathooks-sink", dependencies: ["ChatHooksSink"],
+                          linkerSettings: [.unsafeFlags(["-L\(pgLib)", "-Xlinker", "--wrap=getpwuid_r"])]),
     ] + handlers.map { .executableTarget(name: $0, dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
                                       linkerSettings: wrapAccept) },
     swiftLanguageModes: [.v6]

@@ -26,6 +26,12 @@ have objdump || missing+=(binutils)
 [ -f /usr/include/crypt.h ] && ls /usr/lib/*/libcrypt.a >/dev/null 2>&1 || missing+=(libcrypt-dev)
 # sqlite3.h and the static libsqlite3.a for the SQLite lookup source (SPALO dataset/search).
 [ -f /usr/include/sqlite3.h ] && ls /usr/lib/*/libsqlite3.a >/dev/null 2>&1 || missing+=(libsqlite3-dev)
+# libpq.a, and the libpgcommon_shlib.a/libpgport_shlib.a it needs (server-dev), for the PostgreSQL
+# sink (chathooks-sink); the server itself for its tests (Tests/sink start their own cluster).
+[ -f /usr/include/postgresql/libpq-fe.h ] && ls /usr/lib/*/libpq.a >/dev/null 2>&1 || missing+=(libpq-dev)
+ls /usr/lib/postgresql/*/lib/libpgcommon_shlib.a >/dev/null 2>&1 || missing+=(postgresql-server-dev-all)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+[ -f /usr/include/openssl/ssl.h ] && ls /usr/lib/*/libssl.a >/dev/null 2>&1 || missing+=(libssl-dev)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -121,13 +121,17 @@ def harvest_config(path: Path):
     except (OSError, UnicodeDecodeError):
         return found
     spans = [m.group(1) for m in re.finditer(r"tokens\s*:\s*\[(.*?)\]", text, re.S)]
-    spans += [m.group(1) for m in re.finditer(r"(?:webhookKey|clientSecret)\s*:\s*(\"[^\"]*\"|\{[^}]*\})", text)]
+    spans += [m.group(1) for m in re.finditer(r"(?:webhookKey|clientSecret|conninfo)\s*:\s*(\"[^\"]*\"|\{[^}]*\})", text)]
     for span in spans:
         for m in re.finditer(r'(file|env)\s*:\s*"([^"]+)"|' + CONFIG_STRING.pattern, span):
             if m.group(1) == "file":
                 secret_file = (path.parent / m.group(2))
                 if secret_file.is_file():
                     value = secret_file.read_text(encoding="utf-8", errors="replace").rstrip("\r\n")
+                    # A libpq connection string (the sink's conninfo): its password is the secret.
+                    password = re.search(r"(?:^|\s)password=(\S+)", value)
+                    if password:
+                        value = password.group(1)
                     if plausible_secret(value):
                         found.add(value)
             elif m.group(1) is None and m.group(3) is not None:

@@ -37,6 +37,8 @@ public enum CLI {
         case "events":
             let a = parse(rest, for: .events)
             exit(withConfig(a.config) { Export.events(config: $0, filter: a.filter, follow: a.follow) })
+        case "sink":
+            execSink(rest)
         case "--version", "-V", "version":
             guard rest.isEmpty else { usageError(nil, "--version takes no arguments") }
             writeAll(1, Array((versionText + "\n").utf8))
@@ -51,6 +53,21 @@ public enum CLI {
         default:
             usageError(nil, "unknown command '\(name)'")
         }
+    }
+
+    /// `chathooks sink …` is `chathooks-sink …`, the executable beside this
+    /// one: only it links libpq, so that no receiver does.
+    static func execSink(_ args: [String]) -> Never {
+        let exe = Files.executablePath() ?? CommandLine.arguments.first ?? "chathooks"
+        let sink = Files.directoryName(exe) + "/chathooks-sink"
+        guard access(sink, X_OK) == 0 else {
+            writeAll(2, Array("chathooks sink: \(sink) is not there: the PostgreSQL sink is its own executable (make build makes it; the shared-hosting bundle has none)\n".utf8))
+            exit(2)
+        }
+        let argv = ([sink, "sink"] + args).map { strdup($0) } + [nil]
+        execv(sink, argv)
+        writeAll(2, Array("chathooks sink: \(SystemError("exec", path: sink))\n".utf8))
+        exit(2)
     }
 
     /// `chathooks 0.1.0 (libfcgi 2.4.2, libxcrypt 4.4.33, SQLite 3.40.1)`:
@@ -91,10 +108,17 @@ public enum CLI {
         }
         var notes: [String] = []
         if let config {
+            do throws(ConfigError) {
+                if let sink = try SinkConfigDecoder.postgres(configPath: path, journal: config.journal) {
+                    notes.append("sink: postgres as node \(sink.node), \(sink.batch) records a transaction (chathooks sink postgres)")
+                }
+            } catch {
+                problems += error.problems
+            }
             // What a source quotes from its files is printed without the config's secrets.
             let lookups = LookupCheck.run(config)
             problems += lookups.problems.map { config.redacting($0) }
-            notes = lookups.notes.map { config.redacting($0) }
+            notes += lookups.notes.map { "source: " + config.redacting($0) }
         }
         guard let config, problems.isEmpty else {
             var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
@@ -103,7 +127,7 @@ public enum CLI {
             return 1
         }
         print(describe(config), terminator: "")
-        for note in notes { print("source: \(note)") }
+        for note in notes { print(note) }
         return 0
     }
 

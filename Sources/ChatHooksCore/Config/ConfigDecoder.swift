@@ -7,7 +7,7 @@ enum ConfigDecoder {
     /// (Not an Optional: destroying a `Config?` goes through runtime type
     /// metadata that every CGI request would otherwise build.)
     static func decode(_ document: JSONValue, path: String, reader r: inout ConfigReader) -> Config {
-        guard let root = r.object(document, "", allowed: ["journal", "limits", "chatdealer", "spalo"]) else {
+        guard let root = r.object(document, "", allowed: ["journal", "limits", "chatdealer", "spalo", "sink"]) else {
             if document.objectValue == nil || r.problems.isEmpty { r.problem("", "the configuration must be an object") }
             return Config(path: path, directory: r.directory, journal: JournalSettings(path: "", fsync: true),
                           maxBodyBytes: Config.defaultMaxBodyBytes, chatdealer: nil, spalo: nil, warnings: [])

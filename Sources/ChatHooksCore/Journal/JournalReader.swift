@@ -123,7 +123,7 @@ public enum JournalReader {
 
 extension JournalRecord {
     /// A record from its journal line.
-    init?(_ value: JSONValue) {
+    public init?(_ value: JSONValue) {
         guard let at = value["received_at"]?.stringValue, let time = Timestamp(rfc3339: at),
               let source = value["source"]?.stringValue, let event = value["event"]?.stringValue,
               let id = value["request_id"]?.stringValue, let payload = value["payload"]?.objectValue else { return nil }

@@ -1,0 +1,1 @@
+/* stand-ins for libpq.a: see the .c files */

@@ -1,0 +1,68 @@
+import Glibc
+
+/// The `sink.postgres` block: where `chathooks sink postgres` forwards the
+/// journal. The receivers never read it (they allow the key and skip it);
+/// the sink and `chathooks check` decode it from the file.
+///
+///     sink: {
+///       postgres: {
+///         conninfo: { file: "secrets/postgres" },  // libpq's "host=… dbname=… user=… password=…"
+///         node: "web1",                            // this server's name in the table (default: its host name)
+///         batch: 500,                              // records per transaction
+///       },
+///     }
+public struct PostgresSinkSettings: Sendable {
+    /// libpq's connection string (a secret: it may hold the password); empty
+    /// for libpq's own defaults and `PG*` environment variables.
+    public var conninfo: String
+    public var node: String
+    public var batch: Int
+    /// Where the sink keeps its read position (beside the journal).
+    public var state: String
+    /// Records PostgreSQL refused, kept aside as JSON lines (beside the journal).
+    public var rejected: String
+}
+
+public enum SinkConfigDecoder {
+    /// The block, or nil when the file has none; problems throw, as for `check`.
+    public static func postgres(configPath path: String, journal: JournalSettings,
+                                environment: @escaping (String) -> String? = ConfigLoader.processEnvironment) throws(ConfigError) -> PostgresSinkSettings? {
+        let bytes: [UInt8]
+        do { bytes = try Files.read(path, limit: 4 << 20) } catch { throw ConfigError(path: path, problems: ["\(error)"], kind: .unreadable) }
+        guard let document = try? JSONParser.parse(bytes, mode: .json5), case .object(let root) = document else {
+            throw ConfigError(path: path, problems: ["the configuration cannot be read as JSON5 (run: chathooks check)"])
+        }
+        guard let value = root["sink"] else { return nil }
+        let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: ConfigLoader.currentDirectory())
+        var r = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
+        let settings = decode(value, journal: journal, reader: &r)
+        guard r.problems.isEmpty else { throw ConfigError(path: path, problems: r.problems) }
+        return settings
+    }
+
+    static func decode(_ value: JSONValue, journal: JournalSettings, reader r: inout ConfigReader) -> PostgresSinkSettings? {
+        guard let sink = r.object(value, "sink", allowed: ["postgres"]) else { return nil }
+        guard let postgres = sink["postgres"] else {
+            r.problem("sink.postgres", "is required (the one sink there is)")
+            return nil
+        }
+        guard let pg = r.object(postgres, "sink.postgres", allowed: ["conninfo", "node", "batch"]) else { return nil }
+        let conninfo = pg["conninfo"] == nil ? "" : (r.secret(pg["conninfo"], "sink.postgres.conninfo") ?? "")
+        var node = r.string(pg, "node", "sink.postgres") ?? hostName()
+        if node.isEmpty || node.utf8.count > 64 {
+            r.problem("sink.postgres.node", "must be 1 to 64 characters (it names this server in the events table)")
+            node = "?"
+        }
+        let batch = r.integer(pg, "batch", "sink.postgres", range: 1...10_000) ?? 500
+        let folder = Files.directoryName(journal.path)
+        return PostgresSinkSettings(conninfo: conninfo, node: node, batch: batch,
+                                    state: folder + "/sink-postgres.state.json", rejected: folder + "/sink-postgres.rejected.jsonl")
+    }
+
+    /// This machine's name (`uname -n`).
+    static func hostName() -> String {
+        var u = utsname()
+        guard uname(&u) == 0 else { return "node" }
+        return withUnsafeBytes(of: u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,3 @@
+import ChatHooksSink
+
+SinkCommand.main(CommandLine.arguments)
