@@ -13,17 +13,25 @@ and writes bench/RESULTS.md.
      the same rows in SQLite (and from fixed values, the baseline), with cost-4
      and cost-10 bcrypt hashes, against the same lookups in PHP under php-cgi;
      the first CSV request after a change (the index build) apart.
+  6. The outcomes line: what writing it costs a chat-end request.
+  7. Forwarding into PostgreSQL: `chathooks-sink sink postgres` over a
+     20,000-line journal (batch 500 and 100) against psql's \\copy of the same
+     rows, and the delay from the journal to the row with --follow.
   Then the targets, pass or miss, and our callgrind profiles.
 
 `bench/run.py --only spalo [--bin DIR]` (make bench-spalo) runs section 5 alone,
 in bench/work/spalo-only/, writing RESULTS-spalo.md there; --bin DIR times our
 executables from DIR (copied first) instead of building them.
+`bench/run.py --only sink [--bin DIR]` runs section 7 alone, in
+bench/work/sink-only/, writing RESULTS-sink.md there (a throw-away PostgreSQL:
+Tests/sink/pgserver.py).
 
 Everything runs from bench/work/ (made anew each run); every process started
 is stopped, pass or fail. BENCH_QUICK=1 runs a few of everything and writes
 bench/work/RESULTS-quick.md instead (for working on this script);
 BENCH_REPORT_ONLY=1 writes the report again from the last run's figures.
 """
+import csv
 import datetime
 import json
 import os
@@ -47,6 +55,8 @@ sys.path.insert(0, str(REPO / "tools"))
 import stack  # noqa: E402  (tools/stack.py: the servers the integration tests start)
 sys.path.insert(0, str(BENCH))
 import callgrind_count  # noqa: E402  (one CGI request under callgrind; shared with Tests/guards/)
+sys.path.insert(0, str(REPO / "Tests" / "sink"))
+import pgserver  # noqa: E402  (a throw-away PostgreSQL server, as the sink's tests start it)
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 TOKEN = "bench-token-0123456789abcdef"
@@ -92,6 +102,17 @@ SPALO_WEBHOOKS = {                        # name → (webhookKey, clientSecret)
     "db": ("D8D8D8D8A1A1A1A1B2B2B2B2C3C3C3C3E5E5E5E5", "bench-sqlite-client-secret"),
 }
 SPALO_PHP_SCRIPTS = ["spalo-common.php", "spalo-csv.php", "spalo-sqlite.php", "spalo-static.php"]
+
+# 7. Forwarding into PostgreSQL (chathooks-sink sink postgres).
+SINK_EVENTS = 2_000 if QUICK else 20_000  # journal lines forwarded in one pass
+SINK_SEEDS = 5                            # real chat-end requests, their lines replicated to SINK_EVENTS
+SINK_BATCHES = (500, 100)                 # sink.postgres.batch: the default, and a smaller one
+SINK_ROUNDS = 1 if QUICK else 3           # interleaved rounds of each batch size and of COPY
+SINK_FOLLOW_REQUESTS = 40 if QUICK else 200
+SINK_FOLLOW_RATE = 20.0                   # requests per second while --follow runs
+SINK_TIMEOUT = 120.0                      # seconds any one sink process or wait may take
+SINK_STOP_TIMEOUT = 15.0                  # seconds for the follower to stop on SIGTERM
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 PYTHON = "/usr/bin/python3"               # the interpreter a CGI script's #! names
 HANDLERS = stack.HANDLERS
@@ -167,7 +188,7 @@ def build(names=None, c_names=None, prebuilt=None):
                 sys.exit(f"bench: swift build failed:\n{text[-4000:]}")
             say("a source changed during the build; building again")
         release = REPO / ".build" / "release"
-    for name in names or HANDLERS + ["chathooks"]:
+    for name in names or HANDLERS + ["chathooks", "chathooks-sink"]:
         ldd = subprocess.run(["ldd", release / name], capture_output=True, text=True)
         if "not a dynamic executable" not in ldd.stdout + ldd.stderr:
             sys.exit(f"bench: {name} is not a static executable")
@@ -1235,6 +1256,372 @@ def spalo_lines(sp):
     return L
 
 
+# ---------------------------------------------------------------- 7. the sink into PostgreSQL
+
+def crockford(n, width):
+    """n in Crockford's base32 (a ULID's alphabet), `width` characters."""
+    digits = []
+    for _ in range(width):
+        n, d = divmod(n, 32)
+        digits.append(CROCKFORD[d])
+    if n:
+        raise ValueError("too large for the width")
+    return "".join(reversed(digits))
+
+
+def sink_node(root, pg, name, batch=None):
+    """A node's folder: a config with the usual journal and chatdealer blocks and a sink.postgres block
+    (its conninfo in secrets/postgres, as Tests/sink/test_sink.py's node()), and data/ for the journal."""
+    (root / "secrets").mkdir(parents=True)
+    (root / "data").mkdir()
+    secret = root / "secrets" / "postgres"
+    secret.write_text(pg.conninfo("unix") + "\n")
+    os.chmod(secret, 0o600)
+    config = root / "chathooks.json5"
+    config.write_text(f"""{{
+  journal: {{ path: "{root / 'data' / 'journal.jsonl'}", fsync: false }},
+  chatdealer: {{
+    auth: {{ header: "X-Chathooks-Token", tokens: ["{TOKEN}"] }},
+    events: {{ "chat-message": {{ actions: [] }}, "chat-end": {{ actions: [] }} }},
+  }},
+  sink: {{ postgres: {{ conninfo: {{ file: "secrets/postgres" }}, node: "{name}"{f", batch: {batch}" if batch else ""} }} }},
+}}
+""", encoding="utf-8")
+    return config, root / "data" / "journal.jsonl"
+
+
+def sink_post(prog, event, body):
+    """One request through the CGI receiver, checked (200, ok); its request id and when the 200 came (epoch s)."""
+    with open(body, "rb") as stdin:
+        p = subprocess.run(prog.argv_for(event), stdin=stdin, capture_output=True,
+                           env=prog.request_env(event, body), timeout=60)
+    done = time.time()
+    if p.returncode != 0:
+        sys.exit(f"bench: {prog.label} exited {p.returncode}: {p.stderr.decode(errors='replace')[-800:]}")
+    check_answer(f"{prog.label} ({event})", p.stdout)
+    return json.loads(p.stdout.partition(b"\r\n\r\n")[2] or p.stdout.partition(b"\n\n")[2])["id"], done
+
+
+def sink_argv(config, *args):
+    return [BIN / "chathooks-sink", "sink", "postgres", "--config", config, *args]
+
+
+def sink_once(config, *args, timeout=SINK_TIMEOUT):
+    """One `chathooks-sink sink postgres` process until it exits: (wall s, user+sys CPU s, stderr)."""
+    note("sink", sink_argv(config, *args))
+    before = os.times()
+    t = time.monotonic()
+    p = subprocess.run([str(a) for a in sink_argv(config, *args)], capture_output=True, timeout=timeout,
+                       env={"PATH": "/usr/bin:/bin"})
+    wall = time.monotonic() - t
+    after = os.times()
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0:
+        sys.exit(f"bench: chathooks-sink {' '.join(map(str, args))} exited {p.returncode}: {err[-800:]}")
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system), err
+
+
+def sink_count(pg, table="events", where=""):
+    return int(pg.psql(f"SELECT count(*) FROM {table} {where}").strip())
+
+
+def percentile(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))]
+
+
+def section_sink(bodies):
+    """7. `chathooks sink postgres` (issue #14): a journal of SINK_EVENTS real chat-end lines (SINK_SEEDS
+    requests through the CGI receiver, replicated with unique request ids) forwarded by one process
+    (batch 500 and 100), against psql's \\copy of the same rows into a table of the same shape; then the
+    delay from the journal to the row with --follow, SINK_FOLLOW_REQUESTS chat-messages at a steady pace."""
+    say("7. Forwarding into PostgreSQL")
+    d = WORK / "sink"
+    d.mkdir()
+    out = {}
+    with pgserver.PostgresServer() as pg:
+        out["postgres"] = version([str(pg.bindir / "postgres"), "--version"])
+        # The seeds: real chat-end requests, each a journal line.
+        config, journal = sink_node(d / "seed", pg, "bench-seed")
+        prog = Program("ours", "chathooks, chat-end", [BIN / "chatdealer-{event}"], {"CHATHOOKS_CONFIG": str(config)},
+                       journal)
+        sample = json.loads((REPO / "examples/samples/chat-end.json").read_text(encoding="utf-8"))
+        seeds = []
+        for i in range(SINK_SEEDS):
+            body = write_body(f"sink-chat-end-{i}.json", dict(sample, chat_id=str(31000 + i)))
+            note("sink", prog.argv_for("chat-end"), prog.env, stdin=body)
+            seeds.append(sink_post(prog, "chat-end", body)[0])
+        lines = journal.read_bytes().splitlines()
+        if len(lines) != SINK_SEEDS:
+            sys.exit(f"bench: {len(lines)} journal lines for {SINK_SEEDS} chat-end requests")
+        # SINK_EVENTS lines: the seeds in turn, each id's last 8 characters a counter (unique, still 26 base32).
+        big = d / "journal.jsonl"
+        records = []
+        with open(big, "wb") as f:
+            for i in range(SINK_EVENTS):
+                line, old = lines[i % SINK_SEEDS], seeds[i % SINK_SEEDS]
+                new = old[:18] + crockford(i, 8)
+                if line.count(old.encode()) != 1:
+                    sys.exit(f"bench: the seed journal line holds its request id {line.count(old.encode())} times")
+                f.write(line.replace(old.encode(), new.encode()) + b"\n")
+                records.append(new)
+        if len(set(records)) != SINK_EVENTS:
+            sys.exit("bench: the replicated request ids are not unique")
+        out["line_bytes"] = big.stat().st_size / SINK_EVENTS
+        out["journal_bytes"] = big.stat().st_size
+
+        # The schema once (--init on its own: nothing to forward yet).
+        init_config, _ = sink_node(d / "init", pg, "bench-init")
+        sink_once(init_config, "--init")
+        pg.psql("CREATE TABLE copy_events (LIKE events INCLUDING ALL)")
+
+        # The same rows for COPY: the columns the sink inserts, as it computes them (PostgresSink.row).
+        columns = ["request_id", "node", "received_at", "source", "event", "webhook", "chat_id", "remote_addr",
+                   "payload"]
+        csv_path = pg.base / "events.csv"
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            for raw in big.read_bytes().splitlines():
+                r = json.loads(raw)
+                chat_id = r["payload"].get("chat_id")
+                writer.writerow([r["request_id"], "bench-copy", r["received_at"], r["source"], r["event"],
+                                 r.get("webhook") or None, None if chat_id is None else str(chat_id),
+                                 r.get("remote_addr"),
+                                 json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":"))])
+        os.chmod(csv_path, 0o644)
+        copy_sql = f"\\copy copy_events({', '.join(columns)}) FROM '{csv_path}' WITH (FORMAT csv)"
+        note("sink", [pg.bindir / "psql", "-X", "-q", "-d", "host=$PGSOCKET dbname=chathooks user=postgres",
+                      "-c", copy_sql.replace(str(csv_path), "$PGBASE/events.csv")])
+
+        # Interleaved rounds: each batch size, then COPY; the tables emptied before each.
+        nodes = {}
+        for batch in SINK_BATCHES:
+            nodes[batch] = sink_node(d / f"batch-{batch}", pg, f"bench-{batch}", batch=None if batch == 500 else batch)
+        passes = {batch: [] for batch in SINK_BATCHES}
+        copies = []
+        for rnd in range(SINK_ROUNDS):
+            for batch in SINK_BATCHES:
+                config, journal = nodes[batch]
+                pg.psql("TRUNCATE events, outcomes")
+                for stale in journal.parent.glob("sink-postgres.*"):
+                    stale.unlink()
+                shutil.copy(big, journal)
+                pg.psql("CHECKPOINT")
+                wall, cpu, err = sink_once(config)
+                got = sink_count(pg)
+                if got != SINK_EVENTS:
+                    sys.exit(f"bench: batch {batch}: {got} rows in events after one pass over {SINK_EVENTS} lines\n{err[-800:]}")
+                distinct = int(pg.psql("SELECT count(DISTINCT request_id) FROM events").strip())
+                if distinct != SINK_EVENTS:
+                    sys.exit(f"bench: batch {batch}: {distinct} distinct request ids")
+                passes[batch].append({"wall": wall, "cpu": cpu, "said": len(err.splitlines())})
+                say(f"   batch {batch}, round {rnd + 1}: {wall:.2f} s ({SINK_EVENTS / wall:,.0f} events/s)")
+            pg.psql("TRUNCATE copy_events")
+            pg.psql("CHECKPOINT")
+            t = time.monotonic()
+            pg.psql(copy_sql)
+            wall = time.monotonic() - t
+            got = sink_count(pg, "copy_events")
+            if got != SINK_EVENTS:
+                sys.exit(f"bench: COPY: {got} rows in copy_events for {SINK_EVENTS} lines")
+            copies.append(wall)
+            say(f"   COPY, round {rnd + 1}: {wall:.2f} s ({SINK_EVENTS / wall:,.0f} rows/s)")
+        # The rows the sink wrote are the rows COPY wrote (but for node and forwarded_at).
+        same = pg.psql("SELECT count(*) FROM events e JOIN copy_events c USING (request_id) WHERE "
+                       "e.received_at = c.received_at AND e.payload = c.payload AND e.source = c.source AND "
+                       "e.event = c.event AND e.chat_id IS NOT DISTINCT FROM c.chat_id AND "
+                       "e.webhook IS NOT DISTINCT FROM c.webhook AND e.remote_addr IS NOT DISTINCT FROM c.remote_addr").strip()
+        out["same_rows"] = int(same)
+        out["passes"], out["copies"] = passes, copies
+
+        # The delay with --follow: a fresh node (its own journal and state), chat-messages at a steady pace.
+        say(f"   --follow: {SINK_FOLLOW_REQUESTS} chat-messages at {SINK_FOLLOW_RATE:.0f}/s")
+        pg.psql("TRUNCATE events, outcomes")
+        config, journal = sink_node(d / "follow", pg, "bench-follow")
+        prog = Program("ours", "chathooks, chat-message", [BIN / "chatdealer-{event}"],
+                       {"CHATHOOKS_CONFIG": str(config)}, journal)
+        body = write_body("sink-chat-message.json",
+                          json.loads((REPO / "examples/samples/chat-message.json").read_text(encoding="utf-8")))
+        note("sink", sink_argv(config, "--follow"))
+        note("sink", prog.argv_for("chat-message"), prog.env, stdin=body)
+        log = open(d / "follow.stderr", "wb")
+        follower = subprocess.Popen([str(a) for a in sink_argv(config, "--follow")], stdout=subprocess.DEVNULL,
+                                    stderr=log, env={"PATH": "/usr/bin:/bin"})
+        posted = {}
+        stop = {}
+        try:
+            # One request first, until its row is there: the follower is connected and in its loop.
+            warm, _ = sink_post(prog, "chat-message", body)
+            deadline = time.monotonic() + SINK_TIMEOUT
+            while sink_count(pg, where=f"WHERE request_id = '{warm}'") != 1:
+                if follower.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"bench: the follower did not forward its first event: "
+                             f"{(d / 'follow.stderr').read_text(errors='replace')[-800:]}")
+                time.sleep(0.05)
+            t0 = time.monotonic()
+            for i in range(SINK_FOLLOW_REQUESTS):
+                pause = t0 + i / SINK_FOLLOW_RATE - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                rid, at = sink_post(prog, "chat-message", body)
+                posted[rid] = at
+            out["follow_pace"] = SINK_FOLLOW_REQUESTS / (time.monotonic() - t0)
+            deadline = time.monotonic() + SINK_TIMEOUT
+            while sink_count(pg) < SINK_FOLLOW_REQUESTS + 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            t = time.monotonic()
+            follower.send_signal(signal.SIGTERM)
+            try:
+                follower.wait(timeout=SINK_STOP_TIMEOUT)
+                stop = {"code": follower.returncode, "seconds": time.monotonic() - t, "killed": False}
+            except subprocess.TimeoutExpired:
+                follower.kill()
+                follower.wait(timeout=10)
+                stop = {"code": follower.returncode, "seconds": time.monotonic() - t, "killed": True}
+            log.close()
+        stop["said"] = (d / "follow.stderr").read_text(errors="replace").strip().splitlines()[-1:]
+        got = {}
+        for row in pg.psql("SELECT request_id, extract(epoch FROM forwarded_at - received_at), "
+                           "extract(epoch FROM forwarded_at) FROM events WHERE node = 'bench-follow'").splitlines():
+            if row:
+                rid, delay, fwd = row.split("|")
+                got[rid] = (float(delay), float(fwd))
+        missing = [rid for rid in posted if rid not in got]
+        if missing:
+            sys.exit(f"bench: --follow: {len(missing)} of {len(posted)} events not in the table "
+                     f"{SINK_TIMEOUT:.0f} s after the last request")
+        journal_delay = [got[rid][0] for rid in posted]
+        answer_delay = [got[rid][1] - at for rid, at in posted.items()]
+        out["follow"] = {"n": len(posted), "stop": stop,
+                         "journal": {q: percentile(journal_delay, p) for q, p in
+                                     (("p50", .5), ("p90", .9), ("p99", .99), ("max", 1.0))},
+                         "answer": {q: percentile(answer_delay, p) for q, p in
+                                    (("min", 0.0), ("p50", .5), ("p90", .9), ("p99", .99), ("max", 1.0))}}
+    return out
+
+
+def sink_rate(sk, batch):
+    return SINK_EVENTS / statistics.median(p["wall"] for p in sk["passes"][batch])
+
+
+def copy_rate(sk):
+    return SINK_EVENTS / statistics.median(sk["copies"])
+
+
+def sink_targets(sk):
+    """(name, value, limit, kind, detail, area, event), as report()'s targets."""
+    ours, copy = sink_rate(sk, 500), copy_rate(sk)
+    j = sk["follow"]["journal"]
+    return [("sink into PostgreSQL ≥ 50% of COPY's rate (batch 500)", ours / copy, 0.5, "min",
+             f"{ours:,.0f} vs {copy:,.0f} events/s ({SINK_EVENTS:,} chat-end lines; medians of {len(sk['copies'])})",
+             "sink", "chat-end"),
+            ("p99 delay from journal to row with --follow < 1 s", j["p99"], 1.0, "max",
+             f"p50 {j['p50'] * 1000:.0f} ms, p99 {j['p99'] * 1000:.0f} ms, max {j['max'] * 1000:.0f} ms "
+             f"({sk['follow']['n']} chat-messages at {SINK_FOLLOW_RATE:.0f}/s)", "sink", "chat-message")]
+
+
+def sink_lines(sk):
+    """The report's section 7, as lines."""
+    L = []
+    w = L.append
+    copy = copy_rate(sk)
+    f = sk["follow"]
+    w("## 7. Forwarding into PostgreSQL")
+    w("")
+    w(f"`chathooks-sink sink postgres --config C` (issue #14) forwarding a journal of {SINK_EVENTS:,} chat-end lines "
+      f"({sk['line_bytes']:,.0f} bytes each, {sk['journal_bytes'] / 1048576:.1f} MiB: {SINK_SEEDS} real requests "
+      f"through the CGI receiver, replicated, each with its own request id) into a local PostgreSQL "
+      f"({sk['postgres']}; Tests/sink/pgserver.py's throw-away server: unix socket, fsync and synchronous_commit "
+      f"off, shared_buffers 16MB), one process from start to exit (connect, a transaction per batch of multi-row "
+      f"`INSERT … ON CONFLICT (request_id) DO NOTHING`, the position saved after each commit), the table emptied "
+      f"and a CHECKPOINT before each pass. Against it, the practical limit: psql's `\\copy` of the same rows "
+      f"(the nine columns the sink inserts, payload as JSON, CSV) into `copy_events (LIKE events INCLUDING ALL)` "
+      f"(same primary key and indexes), the psql process alone. {SINK_ROUNDS} interleaved rounds; medians. "
+      f"Both rows sets are the same: {sk['same_rows']:,} of {SINK_EVENTS:,} rows equal column by column.")
+    w("")
+    w("| | seconds (median) | all rounds | events/s | vs COPY | sink's CPU (user+sys) |")
+    w("| --- | --- | --- | --- | --- | --- |")
+    for batch in SINK_BATCHES:
+        p = sk["passes"][batch]
+        rate = sink_rate(sk, batch)
+        w(f"| chathooks-sink, batch {batch}{' (default)' if batch == 500 else ''} | "
+          f"{statistics.median(x['wall'] for x in p):.2f} | {', '.join('%.2f' % x['wall'] for x in p)} | "
+          f"{rate:,.0f} | {rate / copy:.0%} | {statistics.median(x['cpu'] for x in p):.2f} s |")
+    w(f"| psql `\\copy … WITH (FORMAT csv)` | {statistics.median(sk['copies']):.2f} | "
+      f"{', '.join('%.2f' % x for x in sk['copies'])} | {copy:,.0f} | 100% | |")
+    w("")
+    j, a = f["journal"], f["answer"]
+    w(f"The delay with `--follow` (a fresh node: its own journal, no saved position): {f['n']} chat-message "
+      f"requests through the CGI receiver, one at a time at {SINK_FOLLOW_RATE:.0f} per second (measured "
+      f"{sk['follow_pace']:.1f}/s), after one request whose row was awaited (the follower connected and in its "
+      f"loop, which sleeps 0.2 s when it finds nothing new). *Journal → row* is `forwarded_at − received_at` "
+      f"(the row's `now()`, the inserting transaction's start, less the receiver's journaled time, ms "
+      f"precision); *200 → row* is `forwarded_at` less the moment the CGI process had answered, as the bench "
+      f"saw it (negative: the row was inserted before the receiver's process had exited).")
+    w("")
+    w("| | p50 | p90 | p99 | max |")
+    w("| --- | --- | --- | --- | --- |")
+    w(f"| journal → row | {j['p50'] * 1000:.0f} ms | {j['p90'] * 1000:.0f} ms | {j['p99'] * 1000:.0f} ms | "
+      f"{j['max'] * 1000:.0f} ms |")
+    w(f"| 200 → row | {a['p50'] * 1000:.0f} ms | {a['p90'] * 1000:.0f} ms | {a['p99'] * 1000:.0f} ms | "
+      f"{a['max'] * 1000:.0f} ms |")
+    w("")
+    s = f["stop"]
+    w(f"SIGTERM to the follower: {'killed after ' + str(SINK_STOP_TIMEOUT) + ' s' if s['killed'] else 'exited ' + str(s['code'])} "
+      f"in {s['seconds']:.2f} s" + (f" (\"{s['said'][0]}\")." if s["said"] else "."))
+    w("")
+    return L
+
+
+def sink_report(info, sink, timings):
+    """`--only sink`: section 7, its targets, the machine and the commands, on their own."""
+    L = []
+    w = L.append
+    w("# chathooks benchmark: forwarding into PostgreSQL only")
+    w("")
+    w(f"Written by `python3 bench/run.py --only sink` on {info['date']}, for commit {info['revision']}, "
+      f"executables from {info['bin']}; {timings['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k != 'total')}). "
+      f"Load average at start / end: {info['load_start']} / {info['load_end']} (2 shared cores: other work "
+      f"on the machine shows in the times).")
+    if info.get("prebuilt"):
+        w("")
+        w("The executables copied (--bin: not built from this tree, which the commit above names):")
+        w("")
+    for name, what in info.get("prebuilt", {}).items():
+        w(f"- `{name}`: {what}")
+    if QUICK:
+        w("")
+        w("**BENCH_QUICK=1: a few runs of everything, to check the script. These figures mean nothing.**")
+    w("")
+    L.extend(sink_lines(sink))
+    w("### Targets")
+    w("")
+    w("| target | measured | | pass? | by how much |")
+    w("| --- | --- | --- | --- | --- |")
+    misses = target_rows(sink_targets(sink), w)
+    w("")
+    w("### The machine")
+    w("")
+    w("| | |")
+    w("| --- | --- |")
+    for k, v in info["machine"]:
+        w(f"| {k} | {v} |")
+    w("")
+    w("### Exact commands")
+    w("")
+    w("Run from the repository's root; each CGI request also has the request's meta-variables, as in "
+      "`make bench`'s RESULTS.md. $PGSOCKET and $PGBASE: the throw-away server's socket folder and folder.")
+    w("")
+    w("```sh")
+    for section, line in COMMANDS:
+        if section in ("build", "sink"):
+            w(line)
+    w("```")
+    w("")
+    return "\n".join(L), misses
+
+
 # ---------------------------------------------------------------- the machine
 
 def machine():
@@ -1287,7 +1674,7 @@ def paired(a, b):
     return statistics.median(x / y for x, y in zip(a["all"], b["all"]))
 
 
-def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None):
+def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None):
     stats = cgi["stats"]
     L = []
     w = L.append
@@ -1503,6 +1890,10 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
     if outcomes:
         L.extend(outcomes_lines(outcomes))
 
+    # ---- 7
+    if sink:
+        L.extend(sink_lines(sink))
+
     # ---- targets
     targets = []
     for event in ("chat-message", "chat-end"):
@@ -1529,6 +1920,8 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
                         1.5, "max", "last step's cost per unit ÷ cheapest step's (instructions)", "scaling", kind))
     if spalo:
         targets += spalo_targets(spalo)
+    if sink:
+        targets += sink_targets(sink)
     w("## Targets")
     w("")
     w("| target | measured | | pass? | by how much |")
@@ -1629,7 +2022,8 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
       f"HTTP_X_CHATHOOKS_TOKEN={TOKEN}`.")
     titles = {"build": "Build", "cgi": "1. CGI", "fastcgi": "2. FastCGI",
               "fastcgi-callgrind": "2. FastCGI under callgrind", "scaling": "3. Scaling",
-              "journal": "4. Journal", "spalo": "5. SPALO", "profile": "Profile"}
+              "journal": "4. Journal", "spalo": "5. SPALO",
+              "sink": "7. Forwarding into PostgreSQL", "profile": "Profile"}
     for section, title in titles.items():
         lines = [c for s, c in COMMANDS if s == section]
         if not lines:
@@ -1716,7 +2110,8 @@ def spalo_report(info, spalo, timings):
 # ---------------------------------------------------------------- main
 
 def options(argv):
-    """--only spalo (only section 5, into bench/work/spalo-only/), --bin DIR (our executables from DIR, not built)."""
+    """--only spalo (only section 5, into bench/work/spalo-only/), --only sink (only section 7, into
+    bench/work/sink-only/), --bin DIR (our executables from DIR, not built)."""
     only, prebuilt = None, None
     args = list(argv)
     while args:
@@ -1726,11 +2121,12 @@ def options(argv):
         elif a == "--bin" and args:
             prebuilt = args.pop(0)
         else:
-            sys.exit("usage: bench/run.py [--only spalo] [--bin DIR]")
-    if only not in (None, "spalo"):
-        sys.exit(f"bench: --only {only}: the one section that runs on its own is spalo")
-    if prebuilt and not (Path(prebuilt) / "spalo-dataset").exists():
-        sys.exit(f"bench: --bin {prebuilt}: no spalo-dataset there")
+            sys.exit("usage: bench/run.py [--only spalo|sink] [--bin DIR]")
+    if only not in (None, "spalo", "sink"):
+        sys.exit(f"bench: --only {only}: the sections that run on their own are spalo and sink")
+    needed = "chathooks-sink" if only == "sink" else "spalo-dataset"
+    if prebuilt and not (Path(prebuilt) / needed).exists():
+        sys.exit(f"bench: --bin {prebuilt}: no {needed} there")
     return only, prebuilt
 
 
@@ -1746,7 +2142,7 @@ def main():
     only, prebuilt = options(sys.argv[1:])
     if only:
         # Its own folder: the last full run's bench/work/ (figures, profiles) stays as it is.
-        WORK = BENCH / "work" / "spalo-only"
+        WORK = BENCH / "work" / f"{only}-only"
         BIN = WORK / "bin"
     started = time.monotonic()
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()  # noqa: E731
@@ -1770,6 +2166,22 @@ def main():
         say(f"   ({name}: {timings[name]:.0f} s)")
         return result
 
+    if only == "sink":
+        info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
+        timed("build", build, ["chatdealer-chat-end", "chatdealer-chat-message", "chathooks-sink"], [], prebuilt)
+        info["prebuilt"] = dict(PREBUILT)
+        sink = timed("sink", section_sink, None)
+        info["machine"] = machine() + [("PostgreSQL", sink["postgres"])]
+        info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        timings["total"] = time.monotonic() - started
+        with open(WORK / "figures.pickle", "wb") as f:
+            pickle.dump({"info": info, "sink": sink, "timings": timings, "commands": COMMANDS}, f)
+        text, misses = sink_report(info, sink, timings)
+        out = WORK / "RESULTS-sink.md"
+        out.write_text(text, encoding="utf-8")
+        say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
+            + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
+        return
     if only:
         info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
         timed("build", build, ["spalo-dataset", "chatdealer-chat-message"], ["runner"], prebuilt)
@@ -1797,6 +2209,7 @@ def main():
     figures["journal"] = timed("journal", section_journal, bodies)
     figures["spalo"] = timed("SPALO", section_spalo)
     figures["outcomes"] = timed("outcomes", section_outcomes, bodies)
+    figures["sink"] = timed("sink", section_sink, bodies)
     info["machine"] = machine()
     info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     timings["total"] = time.monotonic() - started
@@ -1805,8 +2218,8 @@ def main():
     write_report(**figures)
 
 
-def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None):
-    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo, outcomes)
+def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None):
+    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo, outcomes, sink)
     out = WORK / "RESULTS-quick.md" if QUICK else BENCH / "RESULTS.md"
     out.write_text(text, encoding="utf-8")
     say(f"wrote {rel(out)} ({timings['total'] / 60:.1f} minutes); "
