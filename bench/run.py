@@ -106,7 +106,7 @@ SPALO_PHP_SCRIPTS = ["spalo-common.php", "spalo-csv.php", "spalo-sqlite.php", "s
 # 7. Forwarding into PostgreSQL (chathooks-sink sink postgres).
 SINK_EVENTS = 2_000 if QUICK else 20_000  # journal lines forwarded in one pass
 SINK_SEEDS = 5                            # real chat-end requests, their lines replicated to SINK_EVENTS
-SINK_BATCHES = (500, 100)                 # sink.postgres.batch: the default, and a smaller one
+SINK_BATCHES = (1000, 100)                # sink.postgres.batch: the default, and a smaller one
 SINK_ROUNDS = 1 if QUICK else 3           # interleaved rounds of each batch size and of COPY
 SINK_FOLLOW_REQUESTS = 40 if QUICK else 200
 SINK_FOLLOW_RATE = 20.0                   # requests per second while --follow runs
@@ -1396,7 +1396,7 @@ def section_sink(bodies):
         # Interleaved rounds: each batch size, then COPY; the tables emptied before each.
         nodes = {}
         for batch in SINK_BATCHES:
-            nodes[batch] = sink_node(d / f"batch-{batch}", pg, f"bench-{batch}", batch=None if batch == 500 else batch)
+            nodes[batch] = sink_node(d / f"batch-{batch}", pg, f"bench-{batch}", batch=None if batch == SINK_BATCHES[0] else batch)
         passes = {batch: [] for batch in SINK_BATCHES}
         copies = []
         for rnd in range(SINK_ROUNDS):
@@ -1511,9 +1511,9 @@ def copy_rate(sk):
 
 def sink_targets(sk):
     """(name, value, limit, kind, detail, area, event), as report()'s targets."""
-    ours, copy = sink_rate(sk, 500), copy_rate(sk)
+    ours, copy = sink_rate(sk, SINK_BATCHES[0]), copy_rate(sk)
     j = sk["follow"]["journal"]
-    return [("sink into PostgreSQL ≥ 50% of COPY's rate (batch 500)", ours / copy, 0.5, "min",
+    return [(f"sink into PostgreSQL ≥ 50% of COPY's rate (batch {SINK_BATCHES[0]})", ours / copy, 0.5, "min",
              f"{ours:,.0f} vs {copy:,.0f} events/s ({SINK_EVENTS:,} chat-end lines; medians of {len(sk['copies'])})",
              "sink", "chat-end"),
             ("p99 delay from journal to row with --follow < 1 s", j["p99"], 1.0, "max",
@@ -1545,7 +1545,7 @@ def sink_lines(sk):
     for batch in SINK_BATCHES:
         p = sk["passes"][batch]
         rate = sink_rate(sk, batch)
-        w(f"| chathooks-sink, batch {batch}{' (default)' if batch == 500 else ''} | "
+        w(f"| chathooks-sink, batch {batch}{' (default)' if batch == SINK_BATCHES[0] else ''} | "
           f"{statistics.median(x['wall'] for x in p):.2f} | {', '.join('%.2f' % x['wall'] for x in p)} | "
           f"{rate:,.0f} | {rate / copy:.0%} | {statistics.median(x['cpu'] for x in p):.2f} s |")
     w(f"| psql `\\copy … WITH (FORMAT csv)` | {statistics.median(sk['copies']):.2f} | "

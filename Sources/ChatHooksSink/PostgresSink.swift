@@ -29,32 +29,44 @@ public struct PostgresSink {
         public var more = false
     }
 
-    /// One batch of each stream, committed, then the state saved.
+    /// Everything there is of each stream, batch after batch: while
+    /// PostgreSQL inserts one batch (a single multi-row INSERT: one statement,
+    /// its own transaction), the next is read and made ready; each batch's
+    /// positions are saved once its INSERT has committed.
     public func pass(_ db: Connection) throws(SinkError) -> Pass {
         var state = SinkState.load(settings.state)
         var result = Pass()
-        for stream in [RecordStream.journal, .outcomes] {
-            var lines: [PendingLine] = []
-            var ends: [String: Int] = [:]
-            for path in files.all(stream) {
-                let name = SinkState.name(path)
-                let start = state.offsets[name] ?? 0
-                let room = settings.batch - lines.count
-                guard room > 0 else { result.more = true; break }
-                let (read, end, left) = SinkReader.lines(path: path, from: start, limit: room)
-                lines += read.map { PendingLine(file: name, bytes: $0) }
-                if end != start { ends[name] = end }
-                if left { result.more = true }
+        // The files, listed once a pass.
+        let listed: [(RecordStream, [String])] = [(.journal, files.all(.journal)), (.outcomes, files.all(.outcomes))]
+        for (stream, paths) in listed {
+            var positions = state.offsets
+            var inFlight: Batch? = nil
+            while true {
+                let next = try prepare(stream, paths, from: positions)
+                if let batch = inFlight {
+                    let sent = try finish(stream, batch, db)
+                    for (name, end) in batch.ends { state.offsets[name] = end }
+                    try state.save(settings.state)
+                    if stream == .journal { result.events += sent } else { result.outcomes += sent }
+                    result.rejected += batch.rejected
+                    inFlight = nil
+                }
+                guard !next.rows.isEmpty || !next.ends.isEmpty else { break }
+                for (name, end) in next.ends { positions[name] = end }
+                if next.rows.isEmpty {
+                    // Only lines kept aside: nothing to send, the positions move on.
+                    for (name, end) in next.ends { state.offsets[name] = end }
+                    try state.save(settings.state)
+                    result.rejected += next.rejected
+                    continue
+                }
+                try db.send(SQLText.insert(stream, rows: next.rows.count), next.rows.flatMap(\.values),
+                            name: "\(stream == .journal ? "events" : "outcomes")_\(next.rows.count)")
+                inFlight = next
             }
-            guard !lines.isEmpty || !ends.isEmpty else { continue }
-            let (sent, rejected) = try send(stream, lines, db)
-            for (name, end) in ends { state.offsets[name] = end }
-            try state.save(settings.state)
-            if stream == .journal { result.events += sent } else { result.outcomes += sent }
-            result.rejected += rejected
         }
         // Files that are gone (archived): their positions are dropped.
-        let present = Set((files.all(.journal) + files.all(.outcomes)).map(SinkState.name))
+        let present = Set(listed.flatMap(\.1).map(SinkState.name))
         if state.offsets.keys.contains(where: { !present.contains($0) }) {
             state.offsets = state.offsets.filter { present.contains($0.key) }
             try state.save(settings.state)
@@ -67,67 +79,67 @@ public struct PostgresSink {
         var bytes: [UInt8]
     }
 
-    /// Sends the lines in one transaction; a line PostgreSQL cannot take (or
-    /// that is not a record) is kept aside in the rejected file and reported,
-    /// and the rest go on. Returns (sent, rejected).
-    func send(_ stream: RecordStream, _ lines: [PendingLine], _ db: Connection) throws(SinkError) -> (Int, Int) {
+    /// One batch, read and made into rows; what it moves each file's position to.
+    struct Batch {
         var rows: [(line: PendingLine, values: [String?])] = []
+        var ends: [String: Int] = [:]
         var rejected = 0
-        for line in lines {
-            switch row(stream, line.bytes) {
-            case .success(let values): rows.append((line, values))
-            case .failure(let why):
-                try keepAside(line, why: why)
-                rejected += 1
+    }
+
+    /// The next batch after `positions`: up to `batch` lines across the
+    /// files in order. Lines that cannot be rows are kept aside here.
+    func prepare(_ stream: RecordStream, _ paths: [String], from positions: [String: Int]) throws(SinkError) -> Batch {
+        var batch = Batch()
+        for path in paths {
+            let room = settings.batch - batch.rows.count - batch.rejected
+            guard room > 0 else { break }
+            let name = SinkState.name(path)
+            let start = positions[name] ?? 0
+            let (lines, end, _) = SinkReader.lines(path: path, from: start, limit: room)
+            if end != start { batch.ends[name] = end }
+            for bytes in lines {
+                let line = PendingLine(file: name, bytes: bytes)
+                switch row(stream, bytes) {
+                case .success(let values): batch.rows.append((line, values))
+                case .failure(let why):
+                    try keepAside(line, why: why)
+                    batch.rejected += 1
+                }
             }
         }
-        guard !rows.isEmpty else { return (0, rejected) }
-        try db.exec("BEGIN")
+        return batch
+    }
+
+    /// The sent batch's result; when PostgreSQL refused a row of it, the batch
+    /// again a row at a time (a savepoint each), the refused ones kept aside.
+    /// Returns how many rows went in.
+    func finish(_ stream: RecordStream, _ batch: Batch, _ db: Connection) throws(SinkError) -> Int {
         do {
-            try insert(stream, rows.map(\.values), db)
-            try db.exec("COMMIT")
-            return (rows.count, rejected)
+            try db.result()
+            return batch.rows.count
         } catch {
-            _ = try? db.exec("ROLLBACK")
             guard error.isDataError else { throw error }
         }
-        // A row was refused: find it, a savepoint a row, and send the rest.
         try db.exec("BEGIN")
         var sent = 0
-        for r in rows {
+        for r in batch.rows {
             try db.exec("SAVEPOINT row")
             do {
-                try insert(stream, [r.values], db)
+                try db.exec(SQLText.insert(stream, rows: 1), r.values)
                 try db.exec("RELEASE SAVEPOINT row")
                 sent += 1
             } catch {
                 guard error.isDataError else { _ = try? db.exec("ROLLBACK"); throw error }
                 try db.exec("ROLLBACK TO SAVEPOINT row")
                 try keepAside(r.line, why: SinkReason("PostgreSQL refused it: \(error.message)"))
-                rejected += 1
             }
         }
         try db.exec("COMMIT")
-        return (sent, rejected)
+        return sent
     }
 
     static let eventColumns = ["request_id", "node", "received_at", "source", "event", "webhook", "chat_id", "remote_addr", "payload"]
     static let outcomeColumns = ["request_id", "node", "at", "run", "source", "event", "actions", "line"]
-
-    func insert(_ stream: RecordStream, _ rows: [[String?]], _ db: Connection) throws(SinkError) {
-        let (table, columns, casts, conflict): (String, [String], [String], String) = stream == .journal
-            ? ("events", Self.eventColumns, ["", "", "::timestamptz", "", "", "", "", "", "::jsonb"], "(request_id)")
-            : ("outcomes", Self.outcomeColumns, ["", "", "::timestamptz", "", "", "", "::jsonb", "::jsonb"], "(request_id, node, run, at)")
-        var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
-        var params: [String?] = []
-        for (i, r) in rows.enumerated() {
-            if i > 0 { sql += ", " }
-            sql += "(" + (0..<columns.count).map { "$\(i * columns.count + $0 + 1)\(casts[$0])" }.joined(separator: ", ") + ")"
-            params += r
-        }
-        sql += " ON CONFLICT \(conflict) DO NOTHING"
-        try db.exec(sql, params)
-    }
 
     /// A line as the table's row, or why it cannot be one.
     func row(_ stream: RecordStream, _ bytes: [UInt8]) -> Result<[String?], SinkReason> {
@@ -142,10 +154,15 @@ public struct PostgresSink {
         let text = String(decoding: bytes, as: UTF8.self)
         switch stream {
         case .journal:
-            guard let record = JournalRecord(value) else { return .failure(SinkReason("it is not a journal record")) }
-            return .success([record.requestID, settings.node, value["received_at"]?.stringValue, record.source, record.event,
-                             record.webhook.isEmpty ? nil : record.webhook, record.payload["chat_id"]?.scalarText,
-                             record.remoteAddress, JSONWriter.serialize(.object(record.payload)).string])
+            // The record's fields as the line has them (what JournalRecord reads, without building one).
+            guard let at = value["received_at"]?.stringValue, Timestamp(rfc3339: at) != nil,
+                  let source = value["source"]?.stringValue, let event = value["event"]?.stringValue,
+                  let id = value["request_id"]?.stringValue, case .object(let payload)? = value["payload"] else {
+                return .failure(SinkReason("it is not a journal record"))
+            }
+            let webhook = value["webhook"]?.stringValue ?? ""
+            return .success([id, settings.node, at, source, event, webhook.isEmpty ? nil : webhook, payload["chat_id"]?.scalarText,
+                             value["remote_addr"]?.stringValue ?? "", Self.payloadText(bytes) ?? JSONWriter.serialize(.object(payload)).string])
         case .outcomes, .rejections:
             guard let id = value["request_id"]?.stringValue, let at = value["at"]?.stringValue,
                   let run = value["run"]?.stringValue, case .array? = value["actions"] else {
@@ -154,6 +171,25 @@ public struct PostgresSink {
             return .success([id, settings.node, at, run, value["source"]?.stringValue, value["event"]?.stringValue,
                              value["actions"].map { JSONWriter.serialize($0).string }, text])
         }
+    }
+
+    /// The payload's JSON as the line holds it: our journal writes it last,
+    /// `…,"payload":{…}}`, and nothing before it can hold that text (its
+    /// strings' quotes are escaped). Nil for a line not of that shape (edited
+    /// by hand): the payload is written out again then.
+    static func payloadText(_ bytes: [UInt8]) -> String? {
+        let key = Array(",\"payload\":".utf8)
+        guard bytes.last == UInt8(ascii: "}"), bytes.count > key.count + 2 else { return nil }
+        var i = 0
+        while i + key.count < bytes.count {
+            if bytes[i] == 0x2C && bytes[i..<(i + key.count)].elementsEqual(key) {
+                let start = i + key.count
+                guard bytes[start] == UInt8(ascii: "{") else { return nil }
+                return String(decoding: bytes[start..<(bytes.count - 1)], as: UTF8.self)
+            }
+            i += 1
+        }
+        return nil
     }
 
     static func containsEscapedNUL(_ bytes: [UInt8]) -> Bool {
@@ -195,4 +231,30 @@ struct SinkReason: Error {
 
 extension Array where Element == UInt8 {
     var string: String { String(decoding: self, as: UTF8.self) }
+}
+
+/// The INSERT statements, built once for each number of rows.
+enum SQLText {
+    nonisolated(unsafe) static var cache: [String: String] = [:]
+
+    static func insert(_ stream: RecordStream, rows: Int) -> String {
+        let key = "\(stream == .journal ? "e" : "o")\(rows)"
+        if let sql = cache[key] { return sql }
+        let (table, columns, casts, conflict): (String, [String], [String], String) = stream == .journal
+            ? ("events", PostgresSink.eventColumns, ["", "", "::timestamptz", "", "", "", "", "", "::jsonb"], "(request_id)")
+            : ("outcomes", PostgresSink.outcomeColumns, ["", "", "::timestamptz", "", "", "", "::jsonb", "::jsonb"], "(request_id, node, run, at)")
+        var sql = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        for i in 0..<rows {
+            if i > 0 { sql += ", " }
+            sql += "("
+            for c in 0..<columns.count {
+                if c > 0 { sql += ", " }
+                sql += "$" + String(i * columns.count + c + 1) + casts[c]
+            }
+            sql += ")"
+        }
+        sql += " ON CONFLICT \(conflict) DO NOTHING"
+        cache[key] = sql
+        return sql
+    }
 }

@@ -67,6 +67,52 @@ public final class Connection {
     }
 
     var errorMessage: String { String(cString: PQerrorMessage(conn)).trimmingTrailingNewlines }
+
+    /// The statements prepared on this connection, by name.
+    var prepared: Set<String> = []
+
+    /// Sends one statement with text parameters and returns at once (its
+    /// result is `result()`'s): the caller works on while the server does.
+    /// Prepared once per connection under `name`: a statement of thousands
+    /// of parameters is parsed and planned once, not for every batch.
+    func send(_ sql: String, _ params: [String?], name: String) throws(SinkError) {
+        if !prepared.contains(name) {
+            guard let r = PQprepare(conn, name, sql, Int32(params.count), nil) else {
+                throw SinkError("PostgreSQL: \(errorMessage)", dataError: false)
+            }
+            defer { PQclear(r) }
+            guard PQresultStatus(r) == PGRES_COMMAND_OK else {
+                throw SinkError("PostgreSQL: \(String(cString: PQresultErrorMessage(r)).trimmingTrailingNewlines)", dataError: false)
+            }
+            prepared.insert(name)
+        }
+        let cStrings: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0) } ?? nil }
+        defer { for p in cStrings { free(p) } }
+        let sent = cStrings.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
+                PQsendQueryPrepared(conn, name, Int32(params.count), values, nil, nil, 0)
+            }
+        }
+        guard sent == 1 else { throw SinkError("PostgreSQL: \(errorMessage)", dataError: false) }
+    }
+
+    /// Waits for the sent statement's result; throws as `exec` does.
+    func result() throws(SinkError) {
+        var failure: SinkError? = nil
+        var got = false
+        while let r = PQgetResult(conn) {
+            defer { PQclear(r) }
+            got = true
+            let status = PQresultStatus(r)
+            if failure == nil && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK {
+                let state = PQresultErrorField(r, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+                let message = String(cString: PQresultErrorMessage(r)).trimmingTrailingNewlines
+                failure = SinkError("PostgreSQL: \(message)", dataError: state.hasPrefix("22") || state.hasPrefix("23"))
+            }
+        }
+        if let failure { throw failure }
+        guard got else { throw SinkError("PostgreSQL: \(errorMessage)", dataError: false) }
+    }
 }
 
 extension String {

@@ -224,6 +224,6 @@ def test_check_names_the_sink_and_refuses_a_broken_block(db, tmp_path):
     r = subprocess.run([str(BIN_DIR / "chathooks"), "check", str(site.config_path)], capture_output=True, text=True,
                        timeout=BOUND, env={"PATH": "/usr/bin:/bin"})
     record_evidence("cli-stderr", r.stderr.encode())
-    assert r.returncode == 1 and "sink.postgres.batch: must be between 1 and 10000" in r.stderr, r.stderr
+    assert r.returncode == 1 and "sink.postgres.batch: must be between 1 and 5000" in r.stderr, r.stderr
     # The receivers go on: the sink's block is not theirs.
     assert site.run("chatdealer-chat-start", sample("chat-start")).status == 200

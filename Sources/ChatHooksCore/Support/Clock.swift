@@ -66,7 +66,7 @@ extension Timestamp {
     /// Parses what `rfc3339` writes: `2026-11-22T22:10:05.123+09:00`, or with
     /// `Z`; the fraction may be left out or longer. Anything else is nil: a
     /// time without its offset is refused, not taken as UTC.
-    init?(rfc3339 s: String) {
+    public init?(rfc3339 s: String) {
         let b = Array(s.utf8)
         func at(_ i: Int, _ c: Character) -> Bool { i < b.count && b[i] == c.asciiValue! }
         guard b.count >= 20, at(4, "-"), at(7, "-"), at(10, "T"), at(13, ":"), at(16, ":") else { return nil }
