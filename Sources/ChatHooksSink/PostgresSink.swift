@@ -39,6 +39,8 @@ public struct PostgresSink {
         // The files, listed once a pass.
         let listed: [(RecordStream, [String])] = [(.journal, files.all(.journal)), (.outcomes, files.all(.outcomes))]
         for (stream, paths) in listed {
+            // Each file's start, checked: a file replaced or cut back is read again.
+            for path in paths { state.offsets[SinkState.name(path)] = state.start(of: path) }
             var positions = state.offsets
             var inFlight: Batch? = nil
             while true {
@@ -94,7 +96,7 @@ public struct PostgresSink {
             let room = settings.batch - batch.rows.count - batch.rejected
             guard room > 0 else { break }
             let name = SinkState.name(path)
-            let start = positions[name] ?? 0
+            let start = positions[name] ?? 0  // (checked against the file's identity by pass)
             let (lines, end, _) = SinkReader.lines(path: path, from: start, limit: room)
             if end != start { batch.ends[name] = end }
             for bytes in lines {

@@ -53,6 +53,16 @@ public enum SinkCommand {
             fail(2, "\(error)\n(run: chathooks check \(path))")
         }
         installSignals()
+        do throws(SystemError) {
+            try Files.makeDirectories(Files.directoryName(settings.state))
+        } catch {
+            fail(1, "chathooks sink: \(error)")
+        }
+        do throws(SinkError) {
+            try SinkState.lock(settings.state)
+        } catch {
+            fail(1, "chathooks sink: \(error.message)")
+        }
         let sink = PostgresSink(settings: settings, files: config.journal.files)
         exit(run(sink, initialise: initialise, follow: follow))
     }

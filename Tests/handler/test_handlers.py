@@ -203,7 +203,7 @@ BAD_BODIES = [
     ("empty-object", b"{}", "application/json", 400, "invalid_field", ["event_date: is required"]),
     ("empty-body", b"", "application/json", 400, "empty_body", ["empty"]),
     ("multipart", b"--x\r\n\r\n--x--\r\n", "multipart/form-data; boundary=x", 415, "unsupported_media_type",
-     ["multipart/form-data"]),
+     ["multipart bodies"]),
     ("form-duplicate", b"chat_id=1&chat_id=2", "application/x-www-form-urlencoded", 400, "invalid_form", ["chat_id"]),
     ("form-bad-utf8", b"chat_id=%FF&event_date=2020%2F12%2F10+15%3A29%3A08", "application/x-www-form-urlencoded",
      400, "invalid_utf8", ["UTF-8"]),
@@ -225,7 +225,8 @@ def test_content_length_that_is_not_a_number_is_400(site):
 
 def test_compressed_body_is_415(site):
     result = site.run("chatdealer-chat-start", SAMPLES["chat-start"], extra={"HTTP_CONTENT_ENCODING": "gzip"})
-    assert_error(site, result, 415, "unsupported_media_type", "gzip")
+    body = assert_error(site, result, 415, "unsupported_media_type", "Content-Encoding other than identity")
+    assert "gzip" not in body["message"]  # a header's value is never repeated
 
 
 DELETE = object()  # as a value in the tables below: remove the field
@@ -505,7 +506,8 @@ def test_request_text_cannot_forge_log_lines(site):
     assert_error(site, result, 400, "invalid_field", "event_date")
     lines = result.stderr.splitlines()
     assert len(lines) == 1, lines
-    assert "\\x0Achathooks: spalo/dataset: 200 forge" in lines[0]
+    # The value is not repeated at all (a refusal never quotes the body), so nothing of it can forge a line.
+    assert "forged" not in result.stderr
 
 
 def blocked_reading_stdin(pid: int) -> bool:

@@ -675,3 +675,27 @@ def test_retry_finds_the_event_in_an_older_month_and_writes_to_its_own(tmp_path)
     [line] = lines_of(site.root / "data" / "outcomes-2027-01.jsonl")
     check_outcome_line(line, record=record, run="retry", actions=[(0, "mail", "done", None)])
     assert line["at"] == "2027-01-02T03:04:05.000+09:00"
+
+
+def test_a_refusal_never_quotes_what_the_sender_chose(tmp_path):
+    """Header values, body values and keys the sender chose stay out of the
+    message (and so out of the rejections file): a long parameter key, a
+    malformed date, a number with an exponent, a Content-Encoding and a
+    multipart media type, each carrying a marker."""
+    site = Site(tmp_path / "site", config_text=config(events={"scenario": "", "chat-start": ""}))
+    marker = "CHOSENMARKER"
+    scenario = json.loads(json.dumps(SAMPLES["scenario"]))
+    scenario["parameter"] = [{"KEY-" + marker + "x" * 2000: {"o": 1}}]  # long, within the 4 KiB body limit
+    cases = [
+        ("chatdealer-scenario", scenario, {}),
+        ("chatdealer-chat-start", dict(SAMPLES["chat-start"], event_date=marker), {}),
+        ("chatdealer-chat-start", json.dumps(SAMPLES["chat-start"]).replace('"chat_id": "21252"', '"chat_id": 1e2'), {}),
+        ("chatdealer-chat-start", SAMPLES["chat-start"], {"extra": {"HTTP_CONTENT_ENCODING": "gzip-" + marker}}),
+        ("chatdealer-chat-start", SAMPLES["chat-start"], {"content_type": "multipart/" + marker + "a" * 300}),
+    ]
+    for handler, body, kw in cases:
+        r = site.run(handler, body, **kw)
+        assert r.status in (400, 415), (handler, r.status, r.body)
+        assert marker not in r.json["message"] and len(r.json["message"]) < 300, r.json["message"]
+    text = "".join(p.read_text() for p in (site.root / "data").glob("rejections*.jsonl"))
+    assert text.count("\n") == len(cases) and marker not in text and "xxxxxxxxxx" not in text

@@ -227,3 +227,49 @@ def test_check_names_the_sink_and_refuses_a_broken_block(db, tmp_path):
     assert r.returncode == 1 and "sink.postgres.batch: must be between 1 and 5000" in r.stderr, r.stderr
     # The receivers go on: the sink's block is not theirs.
     assert site.run("chatdealer-chat-start", sample("chat-start")).status == 200
+
+
+@pytest.mark.parametrize("conninfo", [
+    "host=127.0.0.1 port=1 dbname=x user=u password=my SINKPWMARKER",      # unparsable: libpq would quote it
+    "postgresql://u:SINKPWMARKER@[127.0.0.1:1/x",                           # a broken URI, quoted whole by libpq
+    "host=127.0.0.1 port=1 dbname=x user=u password=SINKPWMARKER",          # parsable: the connection refused
+])
+def test_the_sink_never_prints_its_password(db, tmp_path, conninfo):
+    site = node(tmp_path, db, "a")
+    (site.root / "secrets" / "postgres").write_text(conninfo + "\n")
+    r = sink(site, check=False)
+    assert r.returncode == 1 and b"SINKPWMARKER" not in r.stderr + r.stdout, r.stderr
+
+
+def test_one_sink_a_node_at_a_time(db, tmp_path):
+    site = node(tmp_path, db, "a")
+    sink(site, "--init")
+    p = subprocess.Popen([str(BIN_DIR / "chathooks-sink"), "sink", "postgres", "--config", str(site.config_path), "--follow"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+    try:
+        deadline = time.monotonic() + BOUND
+        while not (site.root / "data" / "sink-postgres.state.json.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = sink(site, check=False)
+        while r.returncode == 0 and time.monotonic() < deadline:  # the follower had not locked it yet
+            time.sleep(0.1)
+            r = sink(site, check=False)
+        assert r.returncode == 1 and "another chathooks sink is forwarding this journal" in r.stderr.decode()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=BOUND)
+        record_evidence("cli-stderr", err)
+
+
+def test_a_journal_replaced_under_its_name_is_read_again_from_its_start(db, tmp_path):
+    site = node(tmp_path, db, "a")
+    sink(site, "--init")
+    first = post_many(site, 5)
+    sink(site)
+    # The journal moved away and a new one begun under the same name (a
+    # hand-made rotation): the saved offset is past the new file's end.
+    site.journal_path.rename(site.root / "data" / "old-journal.jsonl.bak")
+    second = post_many(site, 2)
+    r = sink(site)
+    assert "read again from its start" in r.stderr.decode()
+    assert sorted(x[0] for x in rows(db, "SELECT request_id FROM events")) == sorted(first + second)

@@ -106,8 +106,13 @@ enum Export {
     /// `@`, a tab or CR first: what a visitor may type) gets a `'` first, so
     /// that opening the file never runs what someone typed into a chat.
     static func quoted(_ cell: String) -> [UInt8] {
-        var bytes = Array(cell.utf8)
-        if let first = bytes.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D].contains(first) {
+        // Excel keeps at most 32,767 characters in a cell: a longer one (a
+        // very long transcript) is cut, and says so, rather than spilling.
+        var text = cell
+        if text.count > 32_000 { text = String(text.prefix(32_000)) + "…(以下省略)" }
+        var bytes = Array(text.utf8)
+        let formula: Set<UInt32> = [0x3D, 0x2B, 0x2D, 0x40, 0x09, 0x0D, 0xFF1D, 0xFF0B, 0xFF0D, 0xFF20]  // = + - @ tab CR, and full-width
+        if let first = text.unicodeScalars.first, formula.contains(first.value) {
             bytes.insert(UInt8(ascii: "'"), at: 0)
         }
         guard bytes.contains(where: { $0 == 0x22 || $0 == 0x2C || $0 == 0x0A || $0 == 0x0D }) else { return bytes }

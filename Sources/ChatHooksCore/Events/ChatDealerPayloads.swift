@@ -119,7 +119,7 @@ public struct ScenarioFired: Sendable {
         for group in try r.objects("parameter", { (p) throws(HTTPError) in p }) ?? [] {
             for member in group.object.members {
                 guard let text = member.value.scalarText else {
-                    throw HTTPError.invalidField(group.at(member.key), "must be a string, not \(member.value.typeName)")
+                    throw HTTPError.invalidField(group.atChosen(member.key), "must be a string, not \(member.value.typeName)")
                 }
                 parameters.append((member.key, text))
             }

@@ -12,6 +12,17 @@ struct FieldReader {
 
     func at(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+    /// The path of a key the sender chose (a scenario parameter's, a SPALO
+    /// item title): quoted when short and printable, else by its length, so
+    /// that a message (and the rejections file) never carries a long or
+    /// strange piece of the body.
+    func atChosen(_ key: String) -> String { at(FieldReader.shown(key)) }
+
+    static func shown(_ key: String) -> String {
+        let printable = key.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }
+        return printable && key.count <= 40 ? key : "<a key of \(key.utf8.count) bytes>"
+    }
+
     /// nil when missing or null.
     func value(_ key: String) -> JSONValue? {
         guard let v = object[key], v != .null else { return nil }
@@ -40,7 +51,7 @@ struct FieldReader {
             // Said as the number is written: 1e2 is a whole number, but not in digits.
             let exponent = n.utf8.contains(UInt8(ascii: "e")) || n.utf8.contains(UInt8(ascii: "E"))
             throw HTTPError.invalidField(at(key), "must be a string or a whole number in digits, not "
-                                         + (exponent ? "a number with an exponent (\(n.prefix(40)))" : "a fraction"))
+                                         + (exponent ? "a number with an exponent" : "a fraction"))
         default: throw HTTPError.invalidField(at(key), "must be a string or a whole number, not \(v.typeName)")
         }
     }
@@ -75,7 +86,7 @@ struct FieldReader {
     func date(_ key: String, _ format: DateFormat) throws(HTTPError) -> String? {
         guard let s = try string(key) else { return nil }
         guard format.matches(s) else {
-            throw HTTPError.invalidField(at(key), "must be a date as \(format.pattern), not \"\(s.prefix(40))\"")
+            throw HTTPError.invalidField(at(key), "must be a date as \(format.pattern)")
         }
         return s
     }

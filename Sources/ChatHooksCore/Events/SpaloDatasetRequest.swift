@@ -117,14 +117,14 @@ public struct SpaloSendRequest: Sendable {
                     var parts: [String] = []
                     for (i, v) in list.enumerated() {
                         guard let text = v.scalarText else {
-                            throw HTTPError.invalidField(d.at(member.key) + "[\(i)]", "must be a string, not \(v.typeName)")
+                            throw HTTPError.invalidField(d.atChosen(member.key) + "[\(i)]", "must be a string, not \(v.typeName)")
                         }
                         parts.append(text)
                     }
                     data.append((member.key, parts.joined(separator: "\n")))
                 case let v:
                     guard let text = v.scalarText else {
-                        throw HTTPError.invalidField(d.at(member.key), "must be a string, not \(v.typeName)")
+                        throw HTTPError.invalidField(d.atChosen(member.key), "must be a string, not \(v.typeName)")
                     }
                     data.append((member.key, text))
                 }

@@ -21,12 +21,13 @@ public enum BodyDecoder {
     /// so anything but a form is read as JSON; multipart is refused.
     public static func kind(_ request: Request) throws(HTTPError) -> Kind {
         if let encoding = request.variables["HTTP_CONTENT_ENCODING"], !encoding.isEmpty, !encoding.equalsIgnoringASCIICase("identity") {
-            throw HTTPError(415, "unsupported_media_type", "Content-Encoding \(encoding.prefix(40)) is not supported; send the body uncompressed")
+            // The header's value is not repeated: a refusal never quotes one (see RejectionLog).
+            throw HTTPError(415, "unsupported_media_type", "a Content-Encoding other than identity is not supported; send the body uncompressed")
         }
         let type = mediaType(request.contentType ?? "")
         if type == "application/x-www-form-urlencoded" { return .form }
         if type.hasPrefix("multipart/") {
-            throw HTTPError(415, "unsupported_media_type", "\(type) bodies are not accepted; send JSON")
+            throw HTTPError(415, "unsupported_media_type", "multipart bodies are not accepted; send JSON")
         }
         return .json
     }

@@ -11,7 +11,7 @@ public enum FormURLDecoder {
             let name = try decodeComponent(pair[pair.startIndex..<(eq ?? pair.endIndex)])
             let value = try eq.map { (i) throws(HTTPError) in try decodeComponent(pair[(i + 1)...]) } ?? ""
             guard seen.insert(name).inserted else {
-                throw HTTPError.badRequest("invalid_form", "the form field \"\(name.prefix(60))\" appears more than once")
+                throw HTTPError.badRequest("invalid_form", "the form field \"\(FieldReader.shown(name))\" appears more than once")
             }
             object.append(name, .string(value))
         }

@@ -84,13 +84,13 @@ public struct JournalFiles: Sendable {
         // that month (the rotation changed in the middle of it) fall in the
         // order they were written, which their names alone cannot tell. Within
         // a period, the parts a capped file moved aside first (highest number oldest).
-        let starts = Dictionary(periods.map { ($0.path, JournalFiles.firstTime($0.path)) }, uniquingKeysWith: { a, _ in a })
+        // One key a file, so the order is total: the first line's time, else
+        // (an empty file, an unreadable first line) the start of its period.
+        var starts: [String: Int] = [:]
+        for p in periods { starts[p.path] = JournalFiles.firstTime(p.path) ?? JournalFiles.periodStart(p.period) ?? 0 }
         periods.sort { a, b in
-            let (ta, tb) = (starts[a.path] ?? nil, starts[b.path] ?? nil)
-            if a.period != b.period {
-                if let ta, let tb, ta != tb { return ta < tb }
-                return a.period < b.period
-            }
+            let (ta, tb) = (starts[a.path] ?? 0, starts[b.path] ?? 0)
+            if a.period != b.period { return ta != tb ? ta < tb : a.period < b.period }
             return a.part > b.part
         }
         var out: [String] = []
@@ -108,13 +108,35 @@ public struct JournalFiles: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var head = [UInt8](repeating: 0, count: 4096)
-        let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0, let newline = head[0..<n].firstIndex(of: 0x0A),
-              let value = try? JSONParser.parse(Array(head[0..<newline])),
+        // Up to the first newline (a chat-end's line is often longer than a
+        // page), at most 1 MiB.
+        var head: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        var newline: Int? = nil
+        while newline == nil && head.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { break }
+            let before = head.count
+            head += chunk[0..<n]
+            newline = head[before...].firstIndex(of: 0x0A)
+        }
+        guard let newline, let value = try? JSONParser.parse(Array(head[0..<newline])),
               let text = value["received_at"]?.stringValue ?? value["at"]?.stringValue,
               let t = Timestamp(rfc3339: text) else { return nil }
         return t.seconds
+    }
+
+    /// The start of a period, `2026-12` or `2026-12-05`, as UTC seconds (an
+    /// order key for a file whose first line tells nothing); 0 for none.
+    static func periodStart(_ period: String) -> Int? {
+        let b = Array(period.utf8)
+        guard b.count >= 7, let y = decimal(b, 0..<4), let m = decimal(b, 5..<7) else { return period.isEmpty ? 0 : nil }
+        let d = b.count == 10 ? (decimal(b, 8..<10) ?? 1) : 1
+        var parts = tm()
+        parts.tm_year = Int32(y - 1900)
+        parts.tm_mon = Int32(m - 1)
+        parts.tm_mday = Int32(d)
+        return timegm(&parts)
     }
 
     /// What sits between a stream's stem and its extension: `-2026-12`,

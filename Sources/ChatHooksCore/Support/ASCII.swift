@@ -75,7 +75,7 @@ extension String {
     /// Every occurrence of `target` replaced, compared by bytes (not by
     /// characters: a secret is found even where it starts or ends inside a
     /// character cluster).
-    func replacingBytes(_ target: String, with replacement: String) -> String {
+    public func replacingBytes(_ target: String, with replacement: String) -> String {
         let hay = Array(utf8), needle = Array(target.utf8)
         guard !needle.isEmpty, hay.count >= needle.count else { return self }
         var out: [UInt8] = []
