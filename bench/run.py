@@ -1574,16 +1574,16 @@ def sink_lines(sk):
     return L
 
 
-def sink_report(info, sink, timings):
-    """`--only sink`: section 7, its targets, the machine and the commands, on their own."""
+def section_report(info, timings, only, title, lines, targets, commands_note, wall="times"):
+    """`--only <section>`: that section's lines, its targets, the machine and the commands, on their own."""
     L = []
     w = L.append
-    w("# chathooks benchmark: forwarding into PostgreSQL only")
+    w(f"# chathooks benchmark: {title} only")
     w("")
-    w(f"Written by `python3 bench/run.py --only sink` on {info['date']}, for commit {info['revision']}, "
+    w(f"Written by `python3 bench/run.py --only {only}` on {info['date']}, for commit {info['revision']}, "
       f"executables from {info['bin']}; {timings['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k != 'total')}). "
       f"Load average at start / end: {info['load_start']} / {info['load_end']} (2 shared cores: other work "
-      f"on the machine shows in the times).")
+      f"on the machine shows in the {wall}).")
     if info.get("prebuilt"):
         w("")
         w("The executables copied (--bin: not built from this tree, which the commit above names):")
@@ -1594,12 +1594,12 @@ def sink_report(info, sink, timings):
         w("")
         w("**BENCH_QUICK=1: a few runs of everything, to check the script. These figures mean nothing.**")
     w("")
-    L.extend(sink_lines(sink))
+    L.extend(lines)
     w("### Targets")
     w("")
     w("| target | measured | | pass? | by how much |")
     w("| --- | --- | --- | --- | --- |")
-    misses = target_rows(sink_targets(sink), w)
+    misses = target_rows(targets, w)
     w("")
     w("### The machine")
     w("")
@@ -1610,16 +1610,22 @@ def sink_report(info, sink, timings):
     w("")
     w("### Exact commands")
     w("")
-    w("Run from the repository's root; each CGI request also has the request's meta-variables, as in "
-      "`make bench`'s RESULTS.md. $PGSOCKET and $PGBASE: the throw-away server's socket folder and folder.")
+    w(commands_note)
     w("")
     w("```sh")
     for section, line in COMMANDS:
-        if section in ("build", "sink"):
+        if section in ("build", only):
             w(line)
     w("```")
     w("")
     return "\n".join(L), misses
+
+
+def sink_report(info, sink, timings):
+    """`--only sink`: section 7 on its own."""
+    return section_report(info, timings, "sink", "forwarding into PostgreSQL", sink_lines(sink), sink_targets(sink),
+                          "Run from the repository's root; each CGI request also has the request's meta-variables, as in "
+                          "`make bench`'s RESULTS.md. $PGSOCKET and $PGBASE: the throw-away server's socket folder and folder.")
 
 
 # ---------------------------------------------------------------- the machine
@@ -2060,51 +2066,11 @@ def target_rows(targets, w):
 
 
 def spalo_report(info, spalo, timings):
-    """`--only spalo`: section 5, its targets, the machine and the commands, on their own."""
-    L = []
-    w = L.append
-    w("# chathooks benchmark: SPALO dataset lookups only")
-    w("")
-    w(f"Written by `python3 bench/run.py --only spalo` on {info['date']}, for commit {info['revision']}, "
-      f"executables from {info['bin']}; {timings['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items() if k != 'total')}). "
-      f"Load average at start / end: {info['load_start']} / {info['load_end']} (2 shared cores: other work "
-      f"on the machine shows in the wall times).")
-    if info.get("prebuilt"):
-        w("")
-        w("The executables copied (--bin: not built from this tree, which the commit above names):")
-        w("")
-    for name, what in info.get("prebuilt", {}).items():
-        w(f"- `{name}`: {what}")
-    if QUICK:
-        w("")
-        w("**BENCH_QUICK=1: a few runs of everything, to check the script. These figures mean nothing.**")
-    w("")
-    L.extend(spalo_lines(spalo))
-    w("### Targets")
-    w("")
-    w("| target | measured | | pass? | by how much |")
-    w("| --- | --- | --- | --- | --- |")
-    misses = target_rows(spalo_targets(spalo), w)
-    w("")
-    w("### The machine")
-    w("")
-    w("| | |")
-    w("| --- | --- |")
-    for k, v in info["machine"]:
-        w(f"| {k} | {v} |")
-    w("")
-    w("### Exact commands")
-    w("")
-    w("Run from the repository's root; N is the number of runs. Every run also has the request's CGI "
-      "meta-variables, as in `make bench`'s RESULTS.md (REQUEST_URI and SCRIPT_NAME /hooks/spalo/dataset).")
-    w("")
-    w("```sh")
-    for section, line in COMMANDS:
-        if section in ("build", "spalo"):
-            w(line)
-    w("```")
-    w("")
-    return "\n".join(L), misses
+    """`--only spalo`: section 5 on its own."""
+    return section_report(info, timings, "spalo", "SPALO dataset lookups", spalo_lines(spalo), spalo_targets(spalo),
+                          "Run from the repository's root; N is the number of runs. Every run also has the request's CGI "
+                          "meta-variables, as in `make bench`'s RESULTS.md (REQUEST_URI and SCRIPT_NAME /hooks/spalo/dataset).",
+                          wall="wall times")
 
 
 # ---------------------------------------------------------------- main

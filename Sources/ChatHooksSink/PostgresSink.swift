@@ -97,7 +97,7 @@ public struct PostgresSink {
             guard room > 0 else { break }
             let name = SinkState.name(path)
             let start = positions[name] ?? 0  // (checked against the file's identity by pass)
-            let (lines, end, _) = SinkReader.lines(path: path, from: start, limit: room)
+            let (lines, end, _) = JournalReader.lines(path: path, from: start, limit: room)
             if end != start { batch.ends[name] = end }
             for bytes in lines {
                 let line = PendingLine(file: name, bytes: bytes)

@@ -151,44 +151,6 @@ extension String {
     }
 }
 
-/// Whole lines after a byte offset.
-enum SinkReader {
-    /// At most `limit` newline-ended lines after `offset` (a line's start),
-    /// the offset after the last one, and whether more whole lines follow. A
-    /// last line without its newline yet is left for the next pass.
-    static func lines(path: String, from offset: Int, limit: Int) -> ([[UInt8]], Int, Bool) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return ([], offset, false) }
-        defer { close(fd) }
-        var out: [[UInt8]] = []
-        var position = offset
-        var pending: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var readAt = offset
-        while out.count < limit {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readAt)) }
-            if n <= 0 { break }
-            readAt += n
-            pending += chunk[0..<n]
-            var start = 0
-            while out.count < limit, let newline = pending[start...].firstIndex(of: 0x0A) {
-                let line = Array(pending[start..<newline])
-                position += newline - start + 1
-                start = newline + 1
-                if !line.isEmpty { out.append(line) }  // empty lines: a write-only journal's, skipped
-            }
-            pending.removeSubrange(..<start)
-        }
-        // More to read: a whole line after the last one taken?
-        var more = pending.contains(0x0A)
-        if !more && out.count >= limit {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readAt)) }
-            more = n > 0 && (pending + chunk[0..<max(n, 0)]).contains(0x0A)
-        }
-        return (out, position, more)
-    }
-}
-
 /// The sink's read position: how far each file has been forwarded, by name,
 /// with the file's inode (a file replaced or cut back under the same name is
 /// read again from its start: the conflict clauses drop what was sent).
@@ -239,7 +201,7 @@ struct SinkState {
         return offset
     }
 
-    /// Written whole or not at all: a temporary file, fsync, rename, the folder's fsync.
+    /// Written whole or not at all (`Files.replace`: a temporary file, fsync, rename, the folder's fsync).
     func save(_ path: String) throws(SinkError) {
         var files = JSONObject()
         for (k, v) in offsets.sorted(by: { $0.key < $1.key }) {
@@ -251,19 +213,11 @@ struct SinkState {
         var root = JSONObject()
         root.append("files", .object(files))
         let bytes = JSONWriter.serialize(.object(root)) + [0x0A]
-        let temporary = path + ".\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0, writeAll(fd, bytes), fsync(fd) == 0 else {
-            if fd >= 0 { close(fd) }
-            unlink(temporary)
-            throw SinkError("cannot write the sink's position to \(temporary): \(SystemError("write", path: temporary))", dataError: false)
+        do {
+            try Files.replace(path, with: bytes, durable: true)
+        } catch {
+            throw SinkError("cannot save the sink's position: \(error)", dataError: false)
         }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw SinkError("cannot save the sink's position: \(SystemError("rename", path: path))", dataError: false)
-        }
-        try? Files.syncDirectory(Files.directoryName(path))
     }
 
     /// One sink a node at a time: a lock beside the state file, held for the

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,9 @@ from pathlib import Path
 import pytest
 
 from cgi_site import BIN_DIR, TIMEOUT, TOKEN1, Site
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from fastcgi_wire import BEGIN_REQUEST, PARAMS, RESPONDER, STDIN, name_value, read_streams, record  # noqa: E402
 from stack import record_evidence
 from test_handlers import SAMPLES, assert_ok
 
@@ -354,20 +358,11 @@ def test_a_spalo_refusal_is_recorded_without_the_key_or_the_hash(site):
 
 # === 3. Flood =====================================================================================
 
-FCGI_BEGIN, FCGI_END, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT = 1, 3, 4, 5, 6
-
-
-def fcgi_record(kind, content=b"", rid=1):
-    padding = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBB", 1, kind, rid, len(content), padding, 0) + content + b"\0" * padding
-
-
 def fcgi_request(params: dict, body: bytes) -> bytes:
-    def size(n):
-        return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
-    pairs = b"".join(size(len(k)) + size(len(v)) + k + v for k, v in ((k.encode(), v.encode()) for k, v in params.items()))
-    return (fcgi_record(FCGI_BEGIN, struct.pack(">HB5x", 1, 0)) + fcgi_record(FCGI_PARAMS, pairs) + fcgi_record(FCGI_PARAMS)
-            + (fcgi_record(FCGI_STDIN, body) if body else b"") + fcgi_record(FCGI_STDIN))
+    """One whole request, as a web server sends it (Tests/integration/fastcgi_wire.py's records)."""
+    pairs = b"".join(name_value(k.encode(), v.encode()) for k, v in params.items())
+    return (record(BEGIN_REQUEST, struct.pack(">HB5x", RESPONDER, 0)) + record(PARAMS, pairs) + record(PARAMS, b"")
+            + (record(STDIN, body) if body else b"") + record(STDIN, b""))
 
 
 def fcgi_exchange(sock_path, data: bytes) -> bytes:
@@ -376,21 +371,9 @@ def fcgi_exchange(sock_path, data: bytes) -> bytes:
         s.settimeout(TIMEOUT)
         s.connect(str(sock_path))
         s.sendall(data)
-        buffer, out = b"", []
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError("the connection closed before END_REQUEST")
-            buffer += chunk
-            while len(buffer) >= 8:
-                _, kind, _, length, padding, _ = struct.unpack(">BBHHBB", buffer[:8])
-                if len(buffer) < 8 + length + padding:
-                    break
-                content, buffer = buffer[8:8 + length], buffer[8 + length + padding:]
-                if kind == FCGI_STDOUT:
-                    out.append(content)
-                elif kind == FCGI_END:
-                    return b"".join(out)
+        out, _, ended = read_streams(s)
+        assert ended, "the connection closed before END_REQUEST"
+        return out
 
 
 def start_fastcgi(tmp_path, processes=1):

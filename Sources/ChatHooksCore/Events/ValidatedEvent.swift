@@ -13,3 +13,13 @@ public enum ValidatedEvent: Sendable {
     /// this build does not know): actions see its raw payload only.
     case undecoded
 }
+
+extension ValidatedEvent {
+    /// The request of a SPALO dataset or search call (they share one shape).
+    var spaloRequest: SpaloDatasetRequest? {
+        switch self {
+        case .spaloDataset(let r), .spaloSearch(let r): r
+        default: nil
+        }
+    }
+}

@@ -51,24 +51,45 @@ public enum JournalReader {
     }
 
     /// The whole records that follow byte `offset` (a line's start), and the
-    /// offset after the last of them: what a follower reads next time. A last
-    /// line without its newline yet is left for then.
+    /// offset after the last of them: what a follower reads next time.
     public static func records(path: String, from offset: Int) -> ([JournalRecord], Int) {
+        let (lines, end, _) = self.lines(path: path, from: offset)
+        return (lines.compactMap { (try? JSONParser.parse($0)).flatMap(JournalRecord.init) }, end)
+    }
+
+    /// At most `limit` newline-ended lines after `offset` (a line's start),
+    /// the offset after the last one, and whether more whole lines follow. A
+    /// last line without its newline yet is left for the next pass.
+    public static func lines(path: String, from offset: Int, limit: Int = .max) -> ([[UInt8]], Int, Bool) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return ([], offset) }
+        guard fd >= 0 else { return ([], offset, false) }
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, Int(st.st_size) > offset else { return ([], min(offset, max(Int(st.st_size), 0))) }
-        let count = Int(st.st_size) - offset
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        guard n > 0 else { return ([], offset) }
-        guard let lastNewline = bytes[0..<n].lastIndex(of: 0x0A) else { return ([], offset) }
-        var out: [JournalRecord] = []
-        for line in bytes[0..<lastNewline].split(separator: 0x0A) {
-            if let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) { out.append(record) }
+        var out: [[UInt8]] = []
+        var position = offset
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var readAt = offset
+        while out.count < limit {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readAt)) }
+            if n <= 0 { break }
+            readAt += n
+            pending += chunk[0..<n]
+            var start = 0
+            while out.count < limit, let newline = pending[start...].firstIndex(of: 0x0A) {
+                let line = Array(pending[start..<newline])
+                position += newline - start + 1
+                start = newline + 1
+                if !line.isEmpty { out.append(line) }  // empty lines: a write-only journal's, skipped
+            }
+            pending.removeSubrange(..<start)
         }
-        return (out, offset + lastNewline + 1)
+        // More to read: a whole line after the last one taken?
+        var more = pending.contains(0x0A)
+        if !more && out.count >= limit {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readAt)) }
+            more = n > 0 && (pending + chunk[0..<max(n, 0)]).contains(0x0A)
+        }
+        return (out, position, more)
     }
 
     /// Calls `visit` with each newline-ended line of the file, parsed; a line

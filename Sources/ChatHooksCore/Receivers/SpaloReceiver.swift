@@ -130,6 +130,14 @@ protocol SpaloWebhookKind {
     static func describeReply(_ webhook: SpaloWebhook) -> String
 }
 
+extension SpaloWebhookKind {
+    /// The lookup's answer stands (dataset, search), whatever the actions did:
+    /// their outcome is in the headers.
+    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
+        answer ?? DatasetReply.textResponse(400, webhook.errorText)
+    }
+}
+
 /// 外部データ設定: `{"type":"dataset","actions":[{"key":…,"value":…}]}`.
 enum DatasetKind: SpaloWebhookKind {
     static var kind: SpaloKind { .dataset }
@@ -143,17 +151,10 @@ enum DatasetKind: SpaloWebhookKind {
     }
 
     static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? {
-        guard case .spaloDataset(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
-        do {
-            let values = try LookupRunner.dataset(webhook.lookup, request, accepted, config: config)
-            return DatasetReply.response(values, emptyMessage: webhook.emptyMessage)
-        } catch {
-            return SpaloForm.lookupFailed(error, webhook, accepted, config)
+        SpaloForm.lookedUp(webhook, accepted, config) { (request) throws(LookupError) in
+            DatasetReply.response(try LookupRunner.dataset(webhook.lookup, request, accepted, config: config),
+                                  emptyMessage: webhook.emptyMessage)
         }
-    }
-
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
-        answer ?? DatasetReply.textResponse(400, webhook.errorText)
     }
 
     static func describeReply(_ w: SpaloWebhook) -> String {
@@ -178,17 +179,10 @@ enum SearchKind: SpaloWebhookKind {
     static var urlCheckReply: Response { .json(200, .array([])) }
 
     static func answer(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config) -> Response? {
-        guard case .spaloSearch(let request) = accepted.event else { return DatasetReply.textResponse(400, webhook.errorText) }
-        do {
-            let list = try LookupRunner.search(webhook.lookup, request, accepted, config: config)
-            return DatasetReply.candidates(list, emptyMessage: webhook.emptyMessage)
-        } catch {
-            return SpaloForm.lookupFailed(error, webhook, accepted, config)
+        SpaloForm.lookedUp(webhook, accepted, config) { (request) throws(LookupError) in
+            DatasetReply.candidates(try LookupRunner.search(webhook.lookup, request, accepted, config: config),
+                                    emptyMessage: webhook.emptyMessage)
         }
-    }
-
-    static func reply(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ results: ActionResults, answer: Response?) -> Response {
-        answer ?? DatasetReply.textResponse(400, webhook.errorText)
     }
 
     static func describeReply(_ w: SpaloWebhook) -> String {
@@ -236,6 +230,18 @@ enum SpaloForm {
         }
         if !results.deferred.isEmpty {
             reply.headers.append(("X-Chathooks-Action-Deferred", MIMEMessage.clean(results.deferred.joined(separator: "; "))))
+        }
+    }
+
+    /// The answer `lookup` makes from the request; a lookup that fails is the
+    /// webhook's 400 text.
+    static func lookedUp(_ webhook: SpaloWebhook, _ accepted: AcceptedEvent, _ config: Config,
+                         _ lookup: (SpaloDatasetRequest) throws(LookupError) -> Response) -> Response {
+        guard let request = accepted.event.spaloRequest else { return DatasetReply.textResponse(400, webhook.errorText) }
+        do {
+            return try lookup(request)
+        } catch {
+            return lookupFailed(error, webhook, accepted, config)
         }
     }
 

@@ -65,6 +65,33 @@ public enum Files {
 
     /// Makes a folder's entries (a file just created or renamed into it)
     /// survive a power cut.
+    /// Replaces `path` with `bytes` whole or not at all: a temporary file in
+    /// the same folder (named by this process), synced, renamed over it. With
+    /// `durable`, the folder is synced too, so the rename survives a power cut.
+    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o640, durable: Bool = false) throws(SystemError) {
+        let temporary = path + ".tmp\(getpid())"
+        var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        if fd < 0 && errno == EEXIST {
+            unlink(temporary)  // left by a process of the same pid that died
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        }
+        guard fd >= 0 else { throw SystemError("open", path: temporary) }
+        let written = writeAll(fd, bytes)
+        let error = errno
+        let synced = written && fsync(fd) == 0
+        close(fd)
+        guard written, synced else {
+            unlink(temporary)
+            throw SystemError(written ? "fsync" : "write", path: temporary, errno: written ? errno : error)
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError("rename", path: path)
+            unlink(temporary)
+            throw error
+        }
+        if durable { try syncDirectory(directoryName(path)) }
+    }
+
     public static func syncDirectory(_ path: String) throws(SystemError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open", path: path) }

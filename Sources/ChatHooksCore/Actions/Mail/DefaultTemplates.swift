@@ -26,6 +26,20 @@ enum DefaultTemplates {
     {{/page_url}}
     """
 
+    /// What a dataset and a search call share: the bot, the item and what it has collected.
+    static let spaloRequest = """
+    ボット: {{botName}}
+    項目: {{item_name}}
+    日時: {{eventTime}}
+    {{#info}}ユーザー: {{userName}} ({{userId}}) {{email}}
+    {{/info}}
+
+    ---- 入力済みデータ ----
+    {{#data}}
+    {{title}} [{{id}}]: {{value}}
+    {{/data}}
+    """
+
     static func body(for event: String) -> String {
         let footer = "\n--\nchathooks {{source}}/{{event}} {{request_id}}\n受信: {{received_at}}\n"
         switch event {
@@ -105,35 +119,9 @@ enum DefaultTemplates {
             {{/agree_privacy_policy_text}}
             """ + footer
         case "dataset":
-            return """
-            SPALO の「外部データ設定」が呼ばれました。
-
-            ボット: {{botName}}
-            項目: {{item_name}}
-            日時: {{eventTime}}
-            {{#info}}ユーザー: {{userName}} ({{userId}}) {{email}}
-            {{/info}}
-
-            ---- 入力済みデータ ----
-            {{#data}}
-            {{title}} [{{id}}]: {{value}}
-            {{/data}}
-            """ + footer
+            return "SPALO の「外部データ設定」が呼ばれました。\n\n" + spaloRequest + footer
         case "search":
-            return """
-            SPALO の「データ参照」が呼ばれました。
-
-            ボット: {{botName}}
-            項目: {{item_name}}
-            日時: {{eventTime}}
-            {{#info}}ユーザー: {{userName}} ({{userId}}) {{email}}
-            {{/info}}
-
-            ---- 入力済みデータ ----
-            {{#data}}
-            {{title}} [{{id}}]: {{value}}
-            {{/data}}
-            """ + footer
+            return "SPALO の「データ参照」が呼ばれました。\n\n" + spaloRequest + footer
         case "send":
             return """
             SPALO からデータが送信されました。

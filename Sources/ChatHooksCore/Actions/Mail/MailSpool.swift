@@ -19,19 +19,8 @@ public struct MailSpool {
         meta.append("recipients", .array(envelope.recipients.map { .string($0) }))
         meta.append("timeout", .number(String(envelope.timeout)))
         let bytes = JSONWriter.serialize(.object(meta)) + [0x0A] + message
-        let temporary = "\(directory)/.\(name).tmp"
-        let final = "\(directory)/\(name).mail"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError("open", path: temporary) }
-        guard writeAll(fd, bytes), fsync(fd) == 0 else {
-            let e = SystemError("write", path: temporary)
-            close(fd)
-            unlink(temporary)
-            throw e
-        }
-        close(fd)
-        guard rename(temporary, final) == 0 else { throw SystemError("rename", path: final) }
-        try Files.syncDirectory(directory)
+        // Whole or not at all (the temporary name does not end in .mail: retry never sees it).
+        try Files.replace("\(directory)/\(name).mail", with: bytes, mode: 0o600, durable: true)
     }
 
     public struct Report: Equatable {

@@ -51,26 +51,7 @@ enum CSVIndex {
             // Little-endian on every platform Swift on Linux runs on; byte-swapped where not.
             1.littleEndian == 1 ? Array(raw) : words.map { $0.byteSwapped }.withUnsafeBytes { Array($0) }
         }
-        let temporary = path + ".tmp\(getpid())"
-        var fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        if fd < 0 && errno == EEXIST {
-            unlink(temporary)  // left by a process of the same pid that died
-            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        }
-        guard fd >= 0 else { throw SystemError("open", path: temporary) }
-        let written = writeAll(fd, bytes)
-        let error = errno
-        let synced = written && fsync(fd) == 0
-        close(fd)
-        guard written, synced else {
-            unlink(temporary)
-            throw SystemError(written ? "fsync" : "write", path: temporary, errno: written ? errno : error)
-        }
-        guard rename(temporary, path) == 0 else {
-            let error = SystemError("rename", path: path)
-            unlink(temporary)
-            throw error
-        }
+        try Files.replace(path, with: bytes)
     }
 
     /// Calls `visit` with the offset of each record whose key hashes to
