@@ -50,9 +50,12 @@ let package = Package(
                                               .unsafeFlags(["-gdwarf-4"])]),
         .target(name: "ChatHooksCore", dependencies: ["CCrypt", "CFastCGI", "CSQLite", "CStartup"],
                 swiftSettings: leanMetadata),
-        .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore"], swiftSettings: leanMetadata,
+        // The web console (admin/), served by `chathooks` alone: no receiver's executable links it.
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium"),
+        .target(name: "ChatHooksConsole", dependencies: ["ChatHooksCore", "CSodium"]),
+        .executableTarget(name: "chathooks", dependencies: ["ChatHooksCore", "ChatHooksConsole"], swiftSettings: leanMetadata,
                          linkerSettings: wrapAccept),
-        .testTarget(name: "ChatHooksCoreTests", dependencies: ["ChatHooksCore"]),
+        .testTarget(name: "ChatHooksCoreTests", dependencies: ["ChatHooksCore", "ChatHooksConsole"]),
         // The PostgreSQL sink (chathooks sink postgres): its own executable, the one that links
         // libpq (and OpenSSL), statically like the rest. libpq.a's GSSAPI and LDAP calls go to
         // stand-ins (Sources/CLibpqSupport: Debian ships neither as a static library), and its

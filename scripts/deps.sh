@@ -32,6 +32,8 @@ have objdump || missing+=(binutils)
 ls /usr/lib/postgresql/*/lib/libpgcommon_shlib.a >/dev/null 2>&1 || missing+=(postgresql-server-dev-all)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ -f /usr/include/openssl/ssl.h ] && ls /usr/lib/*/libssl.a >/dev/null 2>&1 || missing+=(libssl-dev)
+# sodium.h and the static libsodium.a for the console's session tokens (chathooks admin/).
+[ -f /usr/include/sodium.h ] && ls /usr/lib/*/libsodium.a >/dev/null 2>&1 || missing+=(libsodium-dev)
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

@@ -15,4 +15,10 @@ const char *chathooks_libfcgi_version(void);
 const char *chathooks_libxcrypt_version(void);
 const char *chathooks_sqlite_version(void);
 
+/* glibc's memrchr (a GNU extension, so not in Swift's Glibc module): the last
+ * `c` in the first `n` bytes of `s`, or NULL. The console reads the journal
+ * back from its end with it. */
+#include <stddef.h>
+void *chathooks_memrchr(const void *s, int c, size_t n);
+
 #endif

@@ -45,4 +45,17 @@ public enum Bcrypt {
         guard !computed.hasPrefix("*") else { throw .malformed }
         guard constantTimeEquals(computed.utf8, hash.utf8) else { throw .mismatch }
     }
+
+    /// A new bcrypt hash (`$2b$`) of `secret` at `cost`, with a random salt
+    /// from libxcrypt (the kernel's random source).
+    public static func hash(secret: String, cost: Int) -> String? {
+        var setting = [CChar](repeating: 0, count: Int(CRYPT_GENSALT_OUTPUT_SIZE))
+        guard crypt_gensalt_rn("$2b$", UInt(cost), nil, 0, &setting, Int32(setting.count)) != nil else { return nil }
+        let data = UnsafeMutablePointer<crypt_data>.allocate(capacity: 1)
+        defer { data.deallocate() }
+        memset(data, 0, MemoryLayout<crypt_data>.size)
+        guard let result = crypt_r(secret, setting, data) else { return nil }
+        let hash = String(cString: result)
+        return hash.hasPrefix("$2b$") && hash.utf8.count == 60 ? hash : nil
+    }
 }

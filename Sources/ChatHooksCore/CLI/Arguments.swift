@@ -6,7 +6,7 @@ import Glibc
 /// stderr with exit status 2.
 extension CLI {
     enum Command: String {
-        case check, retry, replay, export, events
+        case check, retry, replay, export, events, passwd
 
         var usage: String {
             switch self {
@@ -15,6 +15,7 @@ extension CLI {
             case .replay: "usage: chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID..."
             case .export: "usage: chathooks export [--config CONFIG] [--csv | --jsonl] [--from DATE] [--to DATE] [--source S] [--event E] [--output FILE]"
             case .events: "usage: chathooks events [--config CONFIG] [--since DATE] [--source S] [--event E] [--follow]"
+            case .passwd: "usage: chathooks passwd [--cost N]"
             }
         }
 
@@ -48,7 +49,14 @@ extension CLI {
                 and what became of their actions. --follow then waits for new ones
                 (Ctrl-C stops it).
                 """
+            case .passwd: """
+                Makes the web console's password hash (bcrypt, cost N: 4 to 12, 12 by
+                default). It asks for the password twice on a terminal, or reads one
+                line from standard input, and prints the hash for the configuration:
+                    admin: { passwordHash: "$2b$12$…" }
+                """
             }
+            if self == .passwd { return usage + "\n\n" + what + "\n" }
             return usage + "\n\n" + what + "\n\n" + CLI.configNote + "\n"
         }
     }
@@ -62,6 +70,7 @@ extension CLI {
                chathooks replay [--config CONFIG] [--only append|mail|command] REQUEST-ID...
                chathooks export [--config CONFIG] [--csv | --jsonl] [--from DATE] [--to DATE] [--source S] [--event E] [--output FILE]
                chathooks events [--config CONFIG] [--since DATE] [--source S] [--event E] [--follow]
+               chathooks passwd [--cost N]
                chathooks --version
                chathooks COMMAND --help
           check   validate a configuration and print what each endpoint will do
@@ -69,6 +78,7 @@ extension CLI {
           replay  run the configured actions again for journaled events
           export  the journal as a CSV for Excel (or JSON Lines), with each event's outcome
           events  list the events, and with --follow wait for new ones
+          passwd  make the password hash of the web console (admin: { passwordHash })
         \(configNote)
 
         Started by a web server, chathooks is every receiver at once, routed by
@@ -87,6 +97,7 @@ extension CLI {
         var jsonl = false
         var output: String?
         var follow = false
+        var cost = 12
     }
 
     /// `2026-12-01`, a real date.
@@ -157,6 +168,12 @@ extension CLI {
                     usageError(command, "--event takes one of \(ReceiverKind.allCases.map(\.event).joined(separator: ", ")), not '\(v)'")
                 }
                 result.filter.event = v
+            case "--cost" where command == .passwd:
+                let v = value()
+                guard let n = Int(v), (Bcrypt.minCost...Bcrypt.maxCost).contains(n) else {
+                    usageError(command, "--cost takes a number from \(Bcrypt.minCost) to \(Bcrypt.maxCost), not '\(v)'")
+                }
+                result.cost = n
             case "--follow" where command == .events, "-f" where command == .events:
                 result.follow = true
             default:
@@ -175,6 +192,8 @@ extension CLI {
             result.positionals = []
         case .replay:
             guard !result.positionals.isEmpty else { usageError(command, "no request id given (the ids are in the journal and in each 200 answer)") }
+        case .passwd:
+            if let p = result.positionals.first { usageError(command, "unexpected argument '\(p)' (the password is read from standard input, never from the command line)") }
         case .export, .events:
             if let p = result.positionals.first { usageError(command, "unexpected argument '\(p)'") }
             if let from = result.filter.from, let to = result.filter.to, from > to {

@@ -37,6 +37,9 @@ public enum CLI {
         case "events":
             let a = parse(rest, for: .events)
             exit(withConfig(a.config) { Export.events(config: $0, filter: a.filter, follow: a.follow) })
+        case "passwd":
+            let a = parse(rest, for: .passwd)
+            exit(Passwd.run(cost: a.cost))
         case "sink":
             execSink(rest)
         case "--version", "-V", "version":
@@ -79,7 +82,7 @@ public enum CLI {
 
     /// Now, or the test suite's fixed time (`CHATHOOKS_TEST_CLOCK`, RFC 3339),
     /// as the receivers take it: for a journal that rotates only.
-    static func now(_ config: Config) -> Timestamp {
+    package static func now(_ config: Config) -> Timestamp {
         if config.journal.rotate != .none, let fixed = getenv("CHATHOOKS_TEST_CLOCK"),
            let t = Timestamp(rfc3339: String(cString: fixed)) { return t }
         return Timestamp.now()
@@ -98,6 +101,18 @@ public enum CLI {
 
     /// Prints what each endpoint will do, or every problem; returns the exit status.
     public static func check(path: String) -> Int32 {
+        let report = checkReport(path: path)
+        if report.valid {
+            print(report.text, terminator: "")
+        } else {
+            writeAll(2, Array(report.text.utf8))
+        }
+        return report.valid ? 0 : 1
+    }
+
+    /// What `chathooks check` prints (the console shows it too): what each
+    /// endpoint will do, or every problem. Never a secret's value.
+    package static func checkReport(path: String) -> (valid: Bool, text: String) {
         // A file that may be downloadable is a problem however valid it is.
         var problems = ConfigExposure.checkForCLI(configPath: path).map { "may be downloadable: \($0)" }
         var config: Config?
@@ -123,18 +138,20 @@ public enum CLI {
         guard let config, problems.isEmpty else {
             var out = "\(path): invalid configuration (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
             for p in problems { out += "  - \(p)\n" }
-            writeAll(2, Array(out.utf8))
-            return 1
+            return (false, out)
         }
-        print(describe(config), terminator: "")
-        for note in notes { print(note) }
-        return 0
+        var out = describe(config)
+        for note in notes { out += note + "\n" }
+        return (true, out)
     }
 
     public static func describe(_ config: Config) -> String {
         var out = "\(config.path): valid\n"
         out += "journal: \(config.journal.path) (fsync \(config.journal.fsync ? "on" : "off"))\n"
         out += "body limit: \(config.maxBodyBytes) bytes\n"
+        out += config.admin.enabled
+            ? "admin: the web console is on (admin/; a session ends after \(config.admin.idleSeconds / 3600) h idle)\n"
+            : "admin: no web console (add admin: { passwordHash } to have one: chathooks passwd)\n"
         for kind in ReceiverKind.allCases {
             var describer = Describer(config: config)
             out += "\(kind.route) (\(kind.executableName)): " + kind.visit(&describer)

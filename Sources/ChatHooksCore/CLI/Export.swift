@@ -3,16 +3,23 @@ import Glibc
 /// `chathooks export` and `chathooks events`: the journal, across every
 /// rotated file, with each event's action outcomes, for Excel and for a
 /// terminal.
-enum Export {
+package enum Export {
     /// Which events: `from`/`to` are local dates of receipt (`2026-12-01`,
     /// both included), `source` and `event` as the journal names them.
-    struct Filter {
-        var from: String?
-        var to: String?
-        var source: String?
-        var event: String?
+    package struct Filter {
+        package var from: String?
+        package var to: String?
+        package var source: String?
+        package var event: String?
 
-        func accepts(_ record: JournalRecord) -> Bool {
+        package init(from: String? = nil, to: String? = nil, source: String? = nil, event: String? = nil) {
+            self.from = from
+            self.to = to
+            self.source = source
+            self.event = event
+        }
+
+        package func accepts(_ record: JournalRecord) -> Bool {
             let date = record.receivedAt.localDate
             if let from, date < from { return false }
             if let to, date > to { return false }
@@ -26,7 +33,7 @@ enum Export {
 
     /// Each request's actions, by their index: the latest outcome of each
     /// (a later retry or replay replaces what the request itself did).
-    static func outcomes(_ files: JournalFiles) -> [String: [Int: (type: String, outcome: String, why: String)]] {
+    package static func outcomes(_ files: JournalFiles) -> [String: [Int: (type: String, outcome: String, why: String)]] {
         var out: [String: [Int: (type: String, outcome: String, why: String)]] = [:]
         for line in JournalReader.lines(files: files, .outcomes) {
             guard let id = line["request_id"]?.stringValue, case .array(let actions)? = line["actions"] else { continue }
@@ -60,7 +67,7 @@ enum Export {
     /// double-click), CRLF between rows, RFC 4180 quoting; one row per
     /// event; fixed columns, then what each kind of event holds, flattened (a
     /// form's items one column each, a transcript one cell).
-    static func csv(_ records: [JournalRecord], outcomes: [String: [Int: (type: String, outcome: String, why: String)]]) -> [UInt8] {
+    package static func csv(_ records: [JournalRecord], outcomes: [String: [Int: (type: String, outcome: String, why: String)]]) -> [UInt8] {
         var columns = fixedColumns
         var rows: [[String: String]] = []
         for record in records {
@@ -134,7 +141,7 @@ enum Export {
     }
 
     /// What each kind of event holds, as column → value, in a fixed order.
-    static func fields(_ event: ValidatedEvent) -> [(String, String)] {
+    package static func fields(_ event: ValidatedEvent) -> [(String, String)] {
         var out: [(String, String)] = []
         func add(_ name: String, _ value: String?) { if let value { out.append((name, value)) } }
         func page(_ p: VisitorPage) {

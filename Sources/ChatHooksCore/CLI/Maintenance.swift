@@ -2,30 +2,46 @@ import Glibc
 
 /// `chathooks retry` and `chathooks replay`: the two ways an accepted event's
 /// unfinished work gets done later.
-enum Maintenance {
+package enum Maintenance {
     /// Sends every spooled mail once; exit 1 when some are still waiting.
     static func retry(config: Config) -> Int32 {
-        var failed = 0
-        var sent = 0
+        let r = retryAll(config: config)
+        for line in r.lines { print(line) }
+        if r.directories == 0 {
+            print("no mail action is configured: there is no spool")
+        } else if r.sent == 0 && r.failed == 0 {
+            print("nothing waiting in the spool (\(Maintenance.spoolDirectories(config).joined(separator: ", ")))")
+        } else {
+            print("sent \(r.sent) mail\(r.sent == 1 ? "" : "s"); \(r.failed) still waiting")
+        }
+        return r.failed == 0 ? 0 : 1
+    }
+
+    package struct RetryResult {
+        package var directories = 0
+        package var sent = 0
+        package var failed = 0
+        /// `sent DIR/NAME` or `still waiting: DIR/NAME`, one a mail.
+        package var lines: [String] = []
+    }
+
+    /// Sends every spooled mail once, and records each one's outcome (what
+    /// `chathooks retry` and the console's button do).
+    package static func retryAll(config: Config) -> RetryResult {
+        var result = RetryResult()
         let directories = spoolDirectories(config)
+        result.directories = directories.count
         var tried: [(name: String, why: String?)] = []
         for directory in directories {
             let report = MailSpool(directory: directory).retry()
-            for name in report.sent { print("sent \(directory)/\(name)") }
-            for name in report.failed { print("still waiting: \(directory)/\(name)") }
-            failed += report.failed.count
-            sent += report.sent.count
+            for name in report.sent { result.lines.append("sent \(directory)/\(name)") }
+            for name in report.failed { result.lines.append("still waiting: \(directory)/\(name)") }
+            result.failed += report.failed.count
+            result.sent += report.sent.count
             tried += report.sent.map { ($0, nil) } + report.failed.map { ($0, report.reasons[$0] ?? "not sent") }
         }
         recordRetries(tried, config: config)
-        if directories.isEmpty {
-            print("no mail action is configured: there is no spool")
-        } else if sent == 0 && failed == 0 {
-            print("nothing waiting in the spool (\(directories.joined(separator: ", ")))")
-        } else {
-            print("sent \(sent) mail\(sent == 1 ? "" : "s"); \(failed) still waiting")
-        }
-        return failed == 0 ? 0 : 1
+        return result
     }
 
     /// Each retried mail's outcome in the outcomes file: a spool file is
@@ -52,7 +68,7 @@ enum Maintenance {
         }
     }
 
-    static func spoolDirectories(_ config: Config) -> [String] {
+    package static func spoolDirectories(_ config: Config) -> [String] {
         var dirs: [String] = []
         let all = (config.chatdealer?.events.all.flatMap(\.actions) ?? []) + (config.spalo?.webhooks.flatMap(\.actions) ?? [])
         for case .mail(let m) in all where !dirs.contains(m.spool) { dirs.append(m.spool) }
@@ -81,9 +97,8 @@ enum Maintenance {
                 print("\(line): not replayed: \(refusal.message)")
                 continue
             }
-            let count = actions.filter { only == nil || $0.typeName == only }.count
-            let results = ActionRunner.run(actions, AcceptedEvent(record: record), only: only)
-            OutcomeLog.append(record, run: .replay, results.outcomes, files: config.journal.files, at: CLI.now(config))
+            let results = run(actions, record, config: config, only: only)
+            let count = results.count
             let head = "\(line): \(count) action\(count == 1 ? "" : "s")"
             if results.failures.isEmpty && results.deferred.isEmpty {
                 print("\(head) done")
@@ -103,8 +118,28 @@ enum Maintenance {
         return status
     }
 
+    package struct ReplayResult {
+        package var count: Int
+        package var failures: [String]
+        package var deferred: [String]
+    }
+
+    /// Runs the actions again for one event (`only`: those of that type), and
+    /// records their outcome as a replay.
+    static func run(_ actions: [ActionSettings], _ record: JournalRecord, config: Config, only: String?) -> ReplayResult {
+        let count = actions.filter { only == nil || $0.typeName == only }.count
+        let results = ActionRunner.run(actions, AcceptedEvent(record: record), only: only)
+        OutcomeLog.append(record, run: .replay, results.outcomes, files: config.journal.files, at: CLI.now(config))
+        return ReplayResult(count: count, failures: results.failures, deferred: results.deferred)
+    }
+
+    /// `replay` of one event, for the console's button.
+    package static func replayOne(_ record: JournalRecord, config: Config, only: String?) -> Result<ReplayResult, ReplayRefusal> {
+        actionsFor(record, config: config).map { run($0, record, config: config, only: only) }
+    }
+
     /// The actions the record's receiver has configured for it now.
-    static func actionsFor(_ record: JournalRecord, config: Config) -> Result<[ActionSettings], ReplayRefusal> {
+    package static func actionsFor(_ record: JournalRecord, config: Config) -> Result<[ActionSettings], ReplayRefusal> {
         guard let kind = ReceiverKind(source: record.source, event: record.event) else {
             return .failure(ReplayRefusal(message: "no receiver in this build takes \(record.source)/\(record.event)"))
         }

@@ -5,7 +5,7 @@
 extension Config {
     /// Chat Dealer's tokens, each SPALO webhook's key and client secret, and
     /// the values given to commands (actions and lookups) in their `env`.
-    var secretValues: [String] {
+    package var secretValues: [String] {
         var out: [String] = chatdealer?.tokens ?? []
         var actions: [ActionSettings] = chatdealer?.events.all.flatMap(\.actions) ?? []
         for w in spalo?.webhooks ?? [] {
@@ -14,11 +14,12 @@ extension Config {
             if case .command(_, _, let env) = w.lookup.source { out += env.values }
         }
         for case .command(let c) in actions { out += c.environment.values }
+        if admin.enabled { out.append(admin.passwordHash) }
         return out
     }
 
     /// `text` with every configured secret replaced by `[secret]`.
-    func redacting(_ text: String) -> String {
+    package func redacting(_ text: String) -> String {
         Redaction.apply(text, secretValues)
     }
 }

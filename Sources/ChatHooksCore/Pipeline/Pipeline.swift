@@ -20,7 +20,7 @@ public enum Pipeline {
     /// The refusal in the rejections file, when there is a configuration to
     /// say where that is. Out of line: an accepted request never comes here.
     @inline(never)
-    static func recordRejection(route: String, _ error: HTTPError, _ request: Request, _ config: ConfigOutcome) {
+    package static func recordRejection(route: String, _ error: HTTPError, _ request: Request, _ config: ConfigOutcome) {
         guard case .loaded(let c) = config else { return }
         RejectionLog.append(route: route, error, request, files: c.journal.files, at: now(request, c))
     }

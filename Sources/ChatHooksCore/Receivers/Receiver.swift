@@ -72,8 +72,8 @@ struct Admitted {
 }
 
 /// Why `replay` cannot run a record's actions.
-struct ReplayRefusal: Error, Sendable {
-    var message: String
+package struct ReplayRefusal: Error, Sendable {
+    package var message: String
 }
 
 extension Receiver {
@@ -90,8 +90,8 @@ extension Receiver {
 
 /// Our own error form, for Chat Dealer and for a path that names no receiver:
 /// `{"ok":false,"error":"<code>","message":"…"}`.
-enum OwnErrorForm {
-    static func response(_ error: HTTPError) -> Response {
+package enum OwnErrorForm {
+    package static func response(_ error: HTTPError) -> Response {
         var body = JSONObject()
         body.append("ok", .bool(false))
         body.append("error", .string(error.code))

@@ -2,7 +2,7 @@
 /// case-insensitive comparison without Unicode case mapping, decimal digits.
 
 extension String {
-    var trimmingASCIISpaces: String {
+    package var trimmingASCIISpaces: String {
         let u = utf8
         guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
         let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!

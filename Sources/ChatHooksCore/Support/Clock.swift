@@ -11,6 +11,11 @@ public struct Timestamp: Sendable {
         return Timestamp(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
     }
 
+    public init(seconds: Int, nanoseconds: Int = 0) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
     public var milliseconds: Int { seconds * 1000 + nanoseconds / 1_000_000 }
 
     func localTime() -> tm {

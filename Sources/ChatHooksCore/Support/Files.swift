@@ -99,6 +99,12 @@ public enum Files {
         guard fsync(fd) == 0 else { throw SystemError("fsync", path: path) }
     }
 
+    /// The last part of a path: `journal-2026-12.jsonl`.
+    public static func baseName(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
+    }
+
     public static func directoryName(_ path: String) -> String {
         // By bytes: a Character search would run grapheme breaking over the path.
         guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }

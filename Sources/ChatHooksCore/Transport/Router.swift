@@ -19,15 +19,45 @@ public enum Router: Sendable {
         }
     }
 
-    static var notFound: HTTPError {
+    package static var notFound: HTTPError {
         let known = ReceiverKind.allCases.map { "/" + $0.route }.joined(separator: ", ")
         return HTTPError(404, "not_found", "no receiver at this path; the receivers are \(known)")
+    }
+
+    /// The web console (`admin/`), when the executable links it (`chathooks`
+    /// sets it before it serves: no receiver's executable has one). It gets
+    /// the body read whole, at most `consoleBodyLimit` bytes (a login or a
+    /// button's form); nil when it was longer.
+    nonisolated(unsafe) public static var console: (@Sendable (Request, [UInt8]?, ConfigOutcome) -> Response)?
+    public static let consoleBodyLimit = 64 << 10
+
+    /// `(prefix, page)` when the path is the console's: `/hooks/admin/events`
+    /// → ("/hooks/admin", "/events"). PATH_INFO when there is one (the
+    /// `chathooks.cgi/admin/` bundle), else the path the web server handed over.
+    public static func consolePath(_ request: Request) -> (prefix: String, page: String)? {
+        let info = request.pathInfo
+        let names = info.isEmpty ? ["SCRIPT_NAME", "DOCUMENT_URI"] : ["PATH_INFO"]
+        for name in names {
+            guard let p = request.variables[name], !p.isEmpty else { continue }
+            let b = Array(p.utf8), key = Array("/admin".utf8)
+            var i = 0
+            while i + key.count <= b.count {
+                if b[i..<(i + key.count)].elementsEqual(key), i + key.count == b.count || b[i + key.count] == UInt8(ascii: "/") {
+                    return (String(decoding: b[..<i], as: UTF8.self), String(decoding: b[(i + key.count)...], as: UTF8.self))
+                }
+                i += 1
+            }
+        }
+        return nil
     }
 
     /// Handles one request: routing, then the pipeline.
     public func respond<B: BodyReader>(to request: Request, body: inout B,
                                        config: (Request) -> ConfigOutcome) -> Response {
         guard let kind = kind(for: request) else {
+            if case .byPath = self, let console = Router.console, Router.consolePath(request) != nil {
+                return console(request, Router.readWhole(&body, request), config(request))
+            }
             let error = Router.notFound
             // The path only: a query string may hold anything.
             let uri = request.variables["REQUEST_URI"] ?? request.pathInfo
@@ -38,6 +68,15 @@ public enum Router: Sendable {
         }
         var finder = HandlerFinder<B>()
         return kind.visit(&finder)(request, &body, config(request))
+    }
+
+    /// The body, when it is at most `consoleBodyLimit` bytes.
+    @inline(never)
+    static func readWhole<B: BodyReader>(_ body: inout B, _ request: Request) -> [UInt8]? {
+        let announced = BodyDrain.limit(announced: request.contentLength)
+        guard announced <= consoleBodyLimit else { return nil }
+        guard announced > 0, let bytes = try? body.read(count: announced) else { return [] }
+        return bytes
     }
 
     /// The pipeline for whichever receiver the kind names, as a function that

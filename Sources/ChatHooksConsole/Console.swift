@@ -1,0 +1,266 @@
+import ChatHooksCore
+import Glibc
+
+/// The web console under `admin/`: what arrived, what became of it, what was
+/// refused, and the two repairs (retry a spooled mail, replay an event's
+/// actions). Off (404, as if it did not exist) unless the configuration has
+/// `admin: { passwordHash }`. Served by `chathooks` only (`Console.install`).
+public enum Console {
+    /// Makes `chathooks` serve the console on its routed paths.
+    public static func install() {
+        Router.console = { request, body, config in Console.respond(request, body, config) }
+    }
+
+    static let cookieName = "chathooks_session"
+
+    static func respond(_ request: Request, _ body: [UInt8]?, _ outcome: ConfigOutcome) -> Response {
+        guard let (_, page) = Router.consolePath(request) else { return notFound(request, nil) }
+        let config: Config
+        switch outcome {
+        case .loaded(let c): config = c
+        case .failed(let error):
+            if error.kind == .missing { return notFound(request, nil) }
+            logError("admin: \(error.logLine)")
+            return errorPage(503, "設定ファイルを読めません", "設定ファイル (chathooks.json5) に問題があるため、管理画面を開けません。`chathooks check` で内容を確かめてください。/ The configuration file cannot be used: run chathooks check.")
+        }
+        guard config.admin.enabled || !config.adminProblems.isEmpty else { return notFound(request, config) }
+        guard config.adminProblems.isEmpty else {
+            for p in config.adminProblems { logError("admin: \(config.path): \(p)") }
+            return errorPage(503, "管理画面の設定に問題があります", "設定ファイルの admin の項目に問題があります。`chathooks check` で内容を確かめてください。/ The admin block of the configuration has a problem: run chathooks check.")
+        }
+        var context = Context(request: request, config: config, body: body ?? [])
+        // `admin` without its slash: the pages' relative links need it.
+        if page.isEmpty { return redirect("admin/") }
+        let name = String(page.dropFirst())
+        let method = request.method
+        switch (name, method) {
+        case ("style.css", "GET"), ("style.css", "HEAD"):
+            return Response(status: 200, contentType: "text/css; charset=utf-8",
+                            headers: securityHeaders + [("Cache-Control", "no-store")], body: Array(Style.css.utf8))
+        case ("login", "GET"), ("login", "HEAD"):
+            if context.session() != nil { return redirect("./") }
+            return Pages.login(context, status: 200, message: nil)
+        case ("login", "POST"):
+            return Login.post(&context, bodyTooLong: body == nil)
+        default:
+            break
+        }
+        guard ["", "events", "event", "problems", "rejections", "export.csv", "logout", "replay", "retry"].contains(name) else {
+            return errorPage(404, "ページがありません", "このページはありません。/ No such page.")
+        }
+        guard let session = context.session() else {
+            if method == "GET" || method == "HEAD" { return redirect("login") }
+            return refuse(context, 403, "session", "ログインしていないか、セッションの期限が切れました。もう一度ログインしてください。/ Not logged in, or the session has expired.")
+        }
+        context.csrf = session.csrf
+        context.token = session.token
+        if method == "GET" && (name == "event" || name == "problems") { context.notice = context.sessions.takeNotice(token: session.token) }
+        switch method {
+        case "GET", "HEAD":
+            switch name {
+            case "": return Pages.overview(context)
+            case "events": return Pages.events(context)
+            case "event": return Pages.event(context)
+            case "problems": return Pages.problems(context)
+            case "rejections": return Pages.rejections(context)
+            case "export.csv": return Pages.export(context)
+            default: return errorPage(405, "POST のみ", "この操作はボタンからのみ行えます。/ This action takes a POST.", headers: [("Allow", "POST")])
+            }
+        case "POST":
+            guard body != nil else { return refuse(context, 413, "too_large", "送信された内容が大きすぎます。/ The form is too large.") }
+            if let refusal = context.refusePost(session: session) { return refusal }
+            switch name {
+            case "logout":
+                context.sessions.remove(token: session.token)
+                return redirect("login", headers: [("Set-Cookie", context.cookie(value: "", maxAge: 0))])
+            case "replay": return Actions.replay(context)
+            case "retry": return Actions.retry(context)
+            default: return errorPage(405, "GET のみ", "このページは表示のみです。/ This page takes a GET.", headers: [("Allow", "GET")])
+            }
+        default:
+            return errorPage(405, "この方法は使えません", "GET か POST でアクセスしてください。/ Use GET or POST.", headers: [("Allow", "GET, POST")])
+        }
+    }
+
+    /// What an unknown path answers: the console does not exist unless configured.
+    static func notFound(_ request: Request, _ config: Config?) -> Response {
+        let error = Router.notFound
+        if let config { Pipeline.recordRejection(route: "admin", error, request, .loaded(config)) }
+        return OwnErrorForm.response(error)
+    }
+
+    /// Every console response's headers: no script at all, no framing, no
+    /// sniffing, no referrer, no caching.
+    static let securityHeaders: [(name: String, value: String)] = [
+        ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cache-Control", "no-store"),
+    ]
+
+    static func html(_ status: Int, _ page: HTML, headers: [(name: String, value: String)] = []) -> Response {
+        Response(status: status, contentType: "text/html; charset=utf-8", headers: securityHeaders + headers, body: page.bytes)
+    }
+
+    /// 303 to one of the console's own pages, given relative (a literal of ours and our own query).
+    static func redirect(_ location: String, headers: [(name: String, value: String)] = []) -> Response {
+        Response(status: 303, contentType: "text/plain; charset=utf-8", headers: securityHeaders + [("Location", location)] + headers,
+                 body: Array("See \(location)\n".utf8))
+    }
+
+    static func errorPage(_ status: Int, _ title: String, _ message: String, headers: [(name: String, value: String)] = []) -> Response {
+        var h = HTML()
+        Layout.head(&h, title: title)
+        h.raw("<main><h1>")
+        h.text(title)
+        h.raw("</h1><p id=\"error\" class=\"error\">")
+        h.text(message)
+        h.raw("</p><p><a href=\"./\">管理画面のトップへ</a></p></main>")
+        Layout.foot(&h)
+        return html(status, h, headers: headers)
+    }
+
+    /// A refused console request: its page, and a line in the rejections file.
+    static func refuse(_ context: Context, _ status: Int, _ code: String, _ message: String,
+                       headers: [(name: String, value: String)] = []) -> Response {
+        Pipeline.recordRejection(route: "admin/" + context.pageName, HTTPError(status, code, message), context.request, .loaded(context.config))
+        return errorPage(status, status == 429 ? "しばらく待ってください" : "受け付けられません", message, headers: headers)
+    }
+}
+
+/// One console request: its variables, its form, its session.
+struct Context {
+    let request: Request
+    let config: Config
+    let body: [UInt8]
+    var csrf = ""
+    var token = ""
+    var notice: String?
+    let folder: String
+    let sessions: SessionStore
+
+    init(request: Request, config: Config, body: [UInt8]) {
+        self.request = request
+        self.config = config
+        self.body = body
+        self.folder = config.journal.files.folder + "/console"
+        self.sessions = SessionStore(folder: folder, idleSeconds: config.admin.idleSeconds)
+    }
+
+    var pageName: String { String((Router.consolePath(request)?.page ?? "").dropFirst().prefix(40)) }
+
+    /// The query string's values (the last of a repeated name).
+    var query: [String: String] { Context.pairs(Array((request.variables["QUERY_STRING"] ?? "").utf8)) }
+
+    /// The form's values (application/x-www-form-urlencoded).
+    var form: [String: String] { Context.pairs(body) }
+
+    static func pairs(_ bytes: [UInt8]) -> [String: String] {
+        var out: [String: String] = [:]
+        guard let object = try? FormURLDecoder.decode(bytes) else { return out }
+        for m in object.members { if let s = m.value.stringValue { out[m.key] = s } }
+        return out
+    }
+
+    var isHTTPS: Bool {
+        let on = (request.variables["HTTPS"] ?? "").lowercased()
+        return on == "on" || on == "1" || (request.variables["REQUEST_SCHEME"] ?? "").lowercased() == "https"
+    }
+
+    var isLoopback: Bool {
+        let a = request.remoteAddress
+        return a.hasPrefix("127.") || a == "::1" || a.hasPrefix("::ffff:127.")
+    }
+
+    /// The session the cookie names.
+    func session() -> SessionStore.Session? {
+        guard let token = cookie(Console.cookieName) else { return nil }
+        return sessions.find(token: token)
+    }
+
+    func cookie(_ name: String) -> String? {
+        guard let header = request.variables["HTTP_COOKIE"] else { return nil }
+        for part in header.split(separator: ";") {
+            let kv = String(part).trimmingASCIISpaces
+            guard let eq = kv.firstIndex(of: "=") else { continue }
+            if kv[..<eq] == name { return String(kv[kv.index(after: eq)...]) }
+        }
+        return nil
+    }
+
+    /// `Set-Cookie` for the session: HttpOnly, SameSite=Strict, Secure under
+    /// HTTPS, limited to the console's folder.
+    func cookie(value: String, maxAge: Int?) -> String {
+        var c = "\(Console.cookieName)=\(value); HttpOnly; SameSite=Strict"
+        if let path = cookiePath { c += "; Path=\(path)" }
+        if isHTTPS { c += "; Secure" }
+        if let maxAge { c += "; Max-Age=\(maxAge)" }
+        return c
+    }
+
+    /// The folder of the page requested (`/hooks/admin/`): the console's, since
+    /// all its pages are in one; nil when it holds a character a cookie's
+    /// path cannot (the browser then takes the same folder by itself).
+    var cookiePath: String? {
+        let uri = request.variables["REQUEST_URI"] ?? ""
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        let folder = String(path[...slash])
+        let ok = folder.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "-._~/%".utf8.contains(c)
+        }
+        return ok && folder.hasSuffix("/admin/") ? folder : nil
+    }
+
+    /// `http://host` or `https://host` of this request: what `Origin` must be.
+    var ownOrigin: String? {
+        guard let host = request.variables["HTTP_HOST"], !host.isEmpty else { return nil }
+        return (isHTTPS ? "https://" : "http://") + host
+    }
+
+    /// The refusal for a POST that is not from our own page: another origin, or no CSRF token of this session.
+    func refusePost(session: SessionStore.Session?) -> Response? {
+        guard let origin = request.variables["HTTP_ORIGIN"], let own = ownOrigin, origin.lowercased() == own.lowercased() else {
+            return Console.refuse(self, 403, "origin", "別のサイトから送られた操作は受け付けません (Origin が一致しません)。/ Refused: the request's Origin is not this site.")
+        }
+        if let session {
+            guard let token = form["csrf"], Secure.equal(token, session.csrf) else {
+                return Console.refuse(self, 403, "csrf", "フォームの確認用トークンがないか、一致しません。ページを開き直してから操作してください。/ Refused: the form's CSRF token is missing or wrong.")
+            }
+        }
+        return nil
+    }
+}
+
+/// Logging in: bcrypt, the throttle, a new session.
+enum Login {
+    static func post(_ context: inout Context, bodyTooLong: Bool) -> Response {
+        if let refusal = context.refusePost(session: nil) { return refusal }
+        guard context.isHTTPS || context.isLoopback || context.config.admin.allowPlainHTTP else {
+            return Console.refuse(context, 403, "https_required", "パスワードを暗号化せずに送ることになるため、HTTPS でアクセスしてください (TLS を終端するプロキシの後ろなら admin.allowPlainHTTP: true)。/ Log in over HTTPS.")
+        }
+        let throttle = LoginThrottle(folder: context.folder)
+        try? Files.makeDirectories(context.folder, mode: 0o700)
+        let address = context.request.remoteAddress
+        let now = Timestamp.now().seconds
+        let wait = throttle.lockedFor(address, now: now)
+        if wait > 0 {
+            return Console.refuse(context, 429, "locked", "ログインの失敗が続いたため、しばらくログインできません。\((wait + 59) / 60) 分後にもう一度お試しください。/ Too many failed logins: try again later.",
+                                  headers: [("Retry-After", String(wait))])
+        }
+        let password = bodyTooLong ? "" : (context.form["password"] ?? "")
+        do throws(Bcrypt.Failure) {
+            try Bcrypt.verify(secret: password, hash: context.config.admin.passwordHash)
+        } catch {
+            throttle.failed(address, now: now)
+            Pipeline.recordRejection(route: "admin/login", HTTPError(401, "login_failed", "wrong password"), context.request, .loaded(context.config))
+            return Pages.login(context, status: 401, message: "パスワードが違います。/ Wrong password.")
+        }
+        throttle.succeeded(address)
+        guard let session = context.sessions.create() else {
+            return Console.errorPage(500, "ログインできません", "セッションを保存できませんでした (journal のフォルダーに書き込めますか?)。/ The session could not be stored: can the journal's folder be written?")
+        }
+        return Console.redirect("./", headers: [("Set-Cookie", context.cookie(value: session.token, maxAge: nil))])
+    }
+}

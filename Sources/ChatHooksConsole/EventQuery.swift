@@ -1,0 +1,235 @@
+import ChatHooksCore
+import Glibc
+
+/// The events page's filter, from its query string: source, event, a date
+/// range (local dates of receipt, both included), a text to search for, and
+/// where the page starts (a cursor: the journal file and the byte offset of
+/// the line after the page's last one).
+struct EventFilter {
+    var source = ""
+    var event = ""
+    var from = ""
+    var to = ""
+    var q = ""
+    var before = ""
+
+    init(_ query: [String: String]) {
+        source = query["source"] ?? ""
+        event = query["event"] ?? ""
+        from = EventFilter.date(query["from"])
+        to = EventFilter.date(query["to"])
+        q = String((query["q"] ?? "").prefix(200))
+        before = query["before"] ?? ""
+    }
+
+    /// A `YYYY-MM-DD` date, or "" (anything else is ignored, not an error).
+    static func date(_ s: String?) -> String {
+        guard let s, s.utf8.count == 10 else { return "" }
+        let b = Array(s.utf8)
+        for (i, c) in b.enumerated() {
+            if i == 4 || i == 7 { if c != 0x2D { return "" } } else if !(0x30...0x39).contains(c) { return "" }
+        }
+        return s
+    }
+
+    /// The pairs of the query string that repeats this filter (without the cursor).
+    var pairs: [(String, String)] {
+        [("source", source), ("event", event), ("from", from), ("to", to), ("q", q)]
+    }
+
+    func acceptsHead(_ head: JournalLineHead) -> Bool {
+        if !source.isEmpty && head.source != source { return false }
+        if !event.isEmpty && head.event != event { return false }
+        let date = head.date
+        if !from.isEmpty && date < from { return false }
+        if !to.isEmpty && date > to { return false }
+        return true
+    }
+
+    /// The same filter as `chathooks export`'s.
+    var exportFilter: (from: String?, to: String?, source: String?, event: String?) {
+        (from.isEmpty ? nil : from, to.isEmpty ? nil : to, source.isEmpty ? nil : source, event.isEmpty ? nil : event)
+    }
+}
+
+/// One journal line found, and where: enough to show it in a list and to
+/// open it again without a search.
+struct FoundEvent {
+    var head: JournalLineHead
+    var record: JournalRecord
+    var file: String
+    var offset: Int
+}
+
+/// The journal read newest first: pages, a text search, one event by id.
+struct EventStore {
+    let files: JournalFiles
+    let paths: [String]
+
+    init(_ files: JournalFiles) {
+        self.files = files
+        self.paths = files.all(.journal)
+    }
+
+    /// The file of a cursor, by its name among the journal's files (never a path from the request).
+    func path(named name: String) -> String? {
+        paths.first { Files.baseName($0) == name }
+    }
+
+    /// Up to `limit` events that the filter accepts, newest first, and the
+    /// cursor of the next page (empty when there is none). Reads back from
+    /// the end of the newest file (or from the cursor) only as far as it
+    /// must; stops early once the lines are older than `from`.
+    func page(_ filter: EventFilter, limit: Int = 50) -> (events: [FoundEvent], next: String) {
+        var out: [FoundEvent] = []
+        var next = ""
+        var startFile = paths.count - 1
+        var startOffset: Int? = nil
+        if !filter.before.isEmpty {
+            let parts = filter.before.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let offset = Int(parts[1]), offset >= 0,
+                  let i = paths.firstIndex(where: { Files.baseName($0) == String(parts[0]) }) else { return ([], "") }
+            startFile = i
+            startOffset = offset
+        }
+        let needle = filter.q.isEmpty ? nil : TextSearch(filter.q)
+        var olderInARow = 0
+        var fileIndex = startFile
+        while fileIndex >= 0 {
+            let path = paths[fileIndex]
+            let name = Files.baseName(path)
+            var stop = false
+            BackwardReader.lines(path: path, before: fileIndex == startFile ? startOffset : nil) { line, start in
+                if out.count == limit {
+                    next = "\(name):\(start + line.count + 1)"
+                    stop = true
+                    return false
+                }
+                guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line) else { return true }
+                if !filter.from.isEmpty && head.date < filter.from {
+                    // The journal is in time order: a few lines out of order
+                    // around midnight are allowed for, then the search ends.
+                    olderInARow += 1
+                    if olderInARow > 1000 { stop = true; return false }
+                    return true
+                }
+                olderInARow = 0
+                guard filter.acceptsHead(head) else { return true }
+                if let needle, !needle.mayMatch(line) { return true }
+                guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else { return true }
+                if let needle, !needle.matches(record) { return true }
+                out.append(FoundEvent(head: head, record: record, file: name, offset: start))
+                return true
+            }
+            if stop { break }
+            fileIndex -= 1
+        }
+        return (out, next)
+    }
+
+    /// The event with this request id: at `hint` (file:offset, from a link)
+    /// when the line there is it, else searched for, newest first.
+    func find(id: String, hint: String) -> FoundEvent? {
+        let parts = hint.split(separator: ":", maxSplits: 1)
+        if parts.count == 2, let offset = Int(parts[1]), offset >= 0, let path = path(named: String(parts[0])) {
+            let (lines, _, _) = JournalReader.lines(path: path, from: offset, limit: 1)
+            if let line = lines.first, let found = EventStore.event(line[...], id: id, file: String(parts[0]), offset: offset) {
+                return found
+            }
+        }
+        for path in paths.reversed() {
+            var found: FoundEvent?
+            let name = Files.baseName(path)
+            BackwardReader.lines(path: path) { line, start in
+                guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line), head.requestID == id else { return true }
+                found = EventStore.event(line, id: id, file: name, offset: start)
+                return found == nil
+            }
+            if let found { return found }
+        }
+        return nil
+    }
+
+    static func event(_ line: ArraySlice<UInt8>, id: String, file: String, offset: Int) -> FoundEvent? {
+        guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value), record.requestID == id,
+              let head = JournalLineHead(line) ?? headByParsing(line) else { return nil }
+        return FoundEvent(head: head, record: record, file: file, offset: offset)
+    }
+
+    /// The head of a line whose fixed fields are not in the usual form.
+    static func headByParsing(_ line: ArraySlice<UInt8>) -> JournalLineHead? {
+        guard let value = try? JSONParser.parse(Array(line)), let r = JournalRecord(value) else { return nil }
+        var bytes = Array("{\"received_at\":\"\(r.receivedAt.rfc3339)\",\"source\":\"x\",\"event\":\"x\",\"request_id\":\"x\"".utf8)
+        bytes.append(0x7D)
+        guard var head = JournalLineHead(bytes[...]) else { return nil }
+        head.source = r.source
+        head.event = r.event
+        head.webhook = r.webhook
+        head.requestID = r.requestID
+        return head
+    }
+}
+
+/// A text searched for in events: case-insensitive for ASCII letters,
+/// exact otherwise. First a cheap look at the line's bytes (the text as the
+/// journal writes it, escaped), then the parsed values themselves, so that
+/// a key's name or the JSON around the values never matches.
+struct TextSearch {
+    let folded: [UInt8]
+    let escaped: [UInt8]
+
+    init(_ text: String) {
+        folded = TextSearch.fold(Array(text.utf8))
+        var w = JSONWriter(reservingCapacity: text.utf8.count + 2)
+        w.writeString(text)
+        escaped = TextSearch.fold(Array(w.bytes.dropFirst().dropLast()))
+    }
+
+    static func fold(_ b: [UInt8]) -> [UInt8] {
+        b.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 + 32 : $0 }
+    }
+
+    static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard hay.count >= needle.count else { return false }
+        let first = needle[0]
+        let upper = (first >= 0x61 && first <= 0x7A) ? first - 32 : first
+        return hay.withUnsafeBufferPointer { h -> Bool in
+            let n = needle.count
+            var i = 0
+            let last = h.count - n
+            while i <= last {
+                let c = h[i]
+                if c == first || c == upper {
+                    var k = 1
+                    while k < n {
+                        var x = h[i + k]
+                        if x >= 0x41 && x <= 0x5A { x += 32 }
+                        if x != needle[k] { break }
+                        k += 1
+                    }
+                    if k == n { return true }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
+
+    func mayMatch(_ line: ArraySlice<UInt8>) -> Bool { TextSearch.contains(line, escaped) }
+
+    func matches(_ record: JournalRecord) -> Bool {
+        if TextSearch.contains(Array(record.requestID.utf8)[...], folded) { return true }
+        return matches(.object(record.payload))
+    }
+
+    func matches(_ value: JSONValue) -> Bool {
+        switch value {
+        case .object(let o): return o.members.contains { matches($0.value) }
+        case .array(let a): return a.contains { matches($0) }
+        default:
+            guard let text = value.scalarText else { return false }
+            return TextSearch.contains(Array(text.utf8)[...], folded)
+        }
+    }
+}
