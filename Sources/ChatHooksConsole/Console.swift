@@ -23,12 +23,17 @@ public enum Console {
             logError("admin: \(error.logLine)")
             return errorPage(503, "設定ファイルを読めません", "設定ファイル (chathooks.json5) に問題があるため、管理画面を開けません。`chathooks check` で内容を確かめてください。/ The configuration file cannot be used: run chathooks check.")
         }
-        guard config.admin.enabled || !config.adminProblems.isEmpty else { return notFound(request, config) }
-        guard config.adminProblems.isEmpty else {
-            for p in config.adminProblems { logError("admin: \(config.path): \(p)") }
+        let admin: AdminSettings
+        do throws(ConfigError) {
+            guard let a = try AdminConfigDecoder.admin(configPath: config.path, environment: { request.variables[$0] }) else {
+                return notFound(request, config)
+            }
+            admin = a
+        } catch {
+            for p in error.problems { logError("admin: \(config.path): \(p)") }
             return errorPage(503, "管理画面の設定に問題があります", "設定ファイルの admin の項目に問題があります。`chathooks check` で内容を確かめてください。/ The admin block of the configuration has a problem: run chathooks check.")
         }
-        var context = Context(request: request, config: config, body: body ?? [])
+        var context = Context(request: request, config: config, admin: admin, body: body ?? [])
         // `admin` without its slash: the pages' relative links need it.
         if page.isEmpty { return redirect("admin/") }
         let name = String(page.dropFirst())
@@ -133,6 +138,7 @@ public enum Console {
 struct Context {
     let request: Request
     let config: Config
+    let admin: AdminSettings
     let body: [UInt8]
     var csrf = ""
     var token = ""
@@ -140,12 +146,13 @@ struct Context {
     let folder: String
     let sessions: SessionStore
 
-    init(request: Request, config: Config, body: [UInt8]) {
+    init(request: Request, config: Config, admin: AdminSettings, body: [UInt8]) {
         self.request = request
         self.config = config
+        self.admin = admin
         self.body = body
         self.folder = config.journal.files.folder + "/console"
-        self.sessions = SessionStore(folder: folder, idleSeconds: config.admin.idleSeconds)
+        self.sessions = SessionStore(folder: folder, idleSeconds: admin.idleSeconds)
     }
 
     var pageName: String { String((Router.consolePath(request)?.page ?? "").dropFirst().prefix(40)) }
@@ -237,7 +244,7 @@ struct Context {
 enum Login {
     static func post(_ context: inout Context, bodyTooLong: Bool) -> Response {
         if let refusal = context.refusePost(session: nil) { return refusal }
-        guard context.isHTTPS || context.isLoopback || context.config.admin.allowPlainHTTP else {
+        guard context.isHTTPS || context.isLoopback || context.admin.allowPlainHTTP else {
             return Console.refuse(context, 403, "https_required", "パスワードを暗号化せずに送ることになるため、HTTPS でアクセスしてください (TLS を終端するプロキシの後ろなら admin.allowPlainHTTP: true)。/ Log in over HTTPS.")
         }
         let throttle = LoginThrottle(folder: context.folder)
@@ -251,7 +258,7 @@ enum Login {
         }
         let password = bodyTooLong ? "" : (context.form["password"] ?? "")
         do throws(Bcrypt.Failure) {
-            try Bcrypt.verify(secret: password, hash: context.config.admin.passwordHash)
+            try Bcrypt.verify(secret: password, hash: context.admin.passwordHash)
         } catch {
             throttle.failed(address, now: now)
             Pipeline.recordRejection(route: "admin/login", HTTPError(401, "login_failed", "wrong password"), context.request, .loaded(context.config))
