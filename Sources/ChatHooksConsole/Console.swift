@@ -220,15 +220,39 @@ struct Context {
         return ok && folder.hasSuffix("/admin/") ? folder : nil
     }
 
-    /// `http://host` or `https://host` of this request: what `Origin` must be.
-    var ownOrigin: String? {
+    /// This request's own origin (scheme, host, port): what `Origin` must
+    /// be. The host from `Host`; its port from `Host`, else `SERVER_PORT`
+    /// (Debian's nginx passes `Host` without its port), else the scheme's.
+    var ownOrigin: Origin? {
         guard let host = request.variables["HTTP_HOST"], !host.isEmpty else { return nil }
-        return (isHTTPS ? "https://" : "http://") + host
+        let scheme = isHTTPS ? "https" : "http"
+        guard var own = Origin(scheme: scheme, authority: host) else { return nil }
+        if !own.portGiven, let p = request.variables["SERVER_PORT"].flatMap({ Int($0) }) { own.port = p }
+        return own
+    }
+
+    /// True when the request's `Origin` is this site. Behind a proxy that ends
+    /// TLS (`allowPlainHTTP`), the scheme and port we see are the proxy's
+    /// inside ones: the host must match then, and is what a foreign site cannot forge.
+    func sameOrigin(_ header: String) -> Bool {
+        guard let own = ownOrigin, let b = header.utf8.firstIndex(of: UInt8(ascii: ":")),
+              let theirs = Origin(scheme: String(header[..<b]).lowercased(),
+                                  authority: String(header[header.utf8.index(b, offsetBy: 1)...].drop { $0 == "/" }))
+        else { return false }
+        guard theirs.host == own.host else { return false }
+        if admin.allowPlainHTTP { return true }
+        return theirs.scheme == own.scheme && theirs.port == own.port
+    }
+
+    /// A request's value for a log line: printable ASCII, at most 100 characters.
+    static func printable(_ s: String) -> String {
+        String(decoding: s.utf8.prefix(100).map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 
     /// The refusal for a POST that is not from our own page: another origin, or no CSRF token of this session.
     func refusePost(session: SessionStore.Session?) -> Response? {
-        guard let origin = request.variables["HTTP_ORIGIN"], let own = ownOrigin, origin.lowercased() == own.lowercased() else {
+        guard let origin = request.variables["HTTP_ORIGIN"], sameOrigin(origin) else {
+            logError("admin: a POST refused: its Origin (\(Context.printable(request.variables["HTTP_ORIGIN"] ?? "none"))) is not this site's (\(Context.printable(ownOrigin.map { "\($0.scheme)://\($0.host):\($0.port)" } ?? "no Host header")))")
             return Console.refuse(self, 403, "origin", "別のサイトから送られた操作は受け付けません (Origin が一致しません)。/ Refused: the request's Origin is not this site.")
         }
         if let session {
@@ -269,5 +293,42 @@ enum Login {
             return Console.errorPage(500, "ログインできません", "セッションを保存できませんでした (journal のフォルダーに書き込めますか?)。/ The session could not be stored: can the journal's folder be written?")
         }
         return Console.redirect("./", headers: [("Set-Cookie", context.cookie(value: session.token, maxAge: nil))])
+    }
+}
+
+/// An origin: scheme, host (lower case) and port.
+struct Origin: Equatable {
+    var scheme: String
+    var host: String
+    var port: Int
+    var portGiven: Bool
+
+    /// From `host[:port]` (`[v6]:port` too); anything else (a path, user
+    /// information, a second port) is no origin.
+    init?(scheme: String, authority: String) {
+        guard scheme == "http" || scheme == "https" else { return nil }
+        self.scheme = scheme
+        let a = authority.lowercased()
+        var host = a
+        var portText: Substring?
+        if a.hasPrefix("[") {
+            guard let close = a.firstIndex(of: "]") else { return nil }
+            host = String(a[...close])
+            let rest = a[a.index(after: close)...]
+            if rest.hasPrefix(":") { portText = rest.dropFirst() } else if !rest.isEmpty { return nil }
+        } else if let colon = a.lastIndex(of: ":") {
+            host = String(a[..<colon])
+            portText = a[a.index(after: colon)...]
+        }
+        guard !host.isEmpty, host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x2F && $0 != 0x40 && $0 != 0x3F && $0 != 0x23 }) else { return nil }
+        self.host = host
+        if let portText {
+            guard let p = Int(portText), p > 0, p < 65536 else { return nil }
+            self.port = p
+            self.portGiven = true
+        } else {
+            self.port = scheme == "https" ? 443 : 80
+            self.portGiven = false
+        }
     }
 }

@@ -217,6 +217,18 @@ def test_login_needs_our_origin(tmp_path):
     assert not (site.root / "data" / "console" / "sessions").exists()
 
 
+def test_origin_is_compared_by_scheme_host_and_port(tmp_path):
+    site = make_site(tmp_path)
+    # Debian's nginx passes Host without its port: SERVER_PORT says it.
+    nginx = {"HTTP_HOST": "127.0.0.1", "SERVER_PORT": "8080"}
+    assert Console(site).login(extra=nginx).status == 303
+    for origin in ["http://127.0.0.1:9999", "https://127.0.0.1:8080", "http://127.0.0.1.evil.example:8080",
+                   "http://evil.example@127.0.0.1:8080", "http://127.0.0.1:8080/x", "null"]:
+        assert Console(site).login(extra=nginx, origin=origin).status == 403, origin
+    # The default ports need not be written.
+    assert Console(site).login(extra={"HTTP_HOST": "localhost", "SERVER_PORT": "443", "HTTPS": "on"}, origin="https://LOCALHOST").status == 303
+
+
 def test_plain_http_login_from_afar_is_refused(tmp_path):
     site = make_site(tmp_path)
     r = Console(site).login(remote="203.0.113.50")
