@@ -275,7 +275,7 @@ enum Login {
         try? Files.makeDirectories(context.folder, mode: 0o700)
         let address = context.request.remoteAddress
         let now = Timestamp.now().seconds
-        let wait = throttle.lockedFor(address, now: now)
+        let wait = throttle.begin(address, now: now)
         if wait > 0 {
             return Console.refuse(context, 429, "locked", "ログインの失敗が続いたため、しばらくログインできません。\((wait + 59) / 60) 分後にもう一度お試しください。/ Too many failed logins: try again later.",
                                   headers: [("Retry-After", String(wait))])
@@ -284,7 +284,6 @@ enum Login {
         do throws(Bcrypt.Failure) {
             try Bcrypt.verify(secret: password, hash: context.admin.passwordHash)
         } catch {
-            throttle.failed(address, now: now)
             Pipeline.recordRejection(route: "admin/login", HTTPError(401, "login_failed", "wrong password"), context.request, .loaded(context.config))
             return Pages.login(context, status: 401, message: "パスワードが違います。/ Wrong password.")
         }

@@ -548,15 +548,88 @@ enum Pages {
 
     static func export(_ context: Context) -> Response {
         let filter = EventFilter(context.query)
-        let files = context.config.journal.files
-        let f = filter.exportFilter
-        let exportFilter = Export.Filter(from: f.from, to: f.to, source: f.source, event: f.event)
+        switch ConsoleExport.csv(EventStore(context.config.journal.files), filter) {
+        case .success(let bytes):
+            return Response(status: 200, contentType: "text/csv; charset=utf-8",
+                            headers: Console.securityHeaders + [("Content-Disposition", "attachment; filename=\"chathooks-events.csv\"")],
+                            body: bytes)
+        case .failure(let tooMany):
+            return Console.errorPage(413, "件数が多すぎます",
+                                     "この条件に合うイベントは \(tooMany.count) 件あり、画面からダウンロードできるのは \(ConsoleExport.limit) 件までです。日付で絞り込むか、サーバーで chathooks export を使ってください。/ Too many events for a download: narrow the dates, or run chathooks export.")
+        }
+    }
+}
+
+/// The events page's filter as `chathooks export`'s CSV, the same file,
+/// made in two passes over the journal so that no more than the CSV itself
+/// is held: the columns and the matching requests first, then the rows. At
+/// most `limit` events (a CGI process on shared hosting has little memory).
+enum ConsoleExport {
+    static let limit = 100_000
+
+    struct TooMany: Error { var count: Int }
+
+    static func csv(_ store: EventStore, _ filter: EventFilter) -> Result<[UInt8], TooMany> {
         let needle = filter.q.isEmpty ? nil : TextSearch(filter.q)
-        let records = JournalReader.records(files: files) { _ in true }.filter { exportFilter.accepts($0) && (needle?.matches($0) ?? true) }
-        let bytes = Export.csv(records, outcomes: Export.outcomes(files))
-        return Response(status: 200, contentType: "text/csv; charset=utf-8",
-                        headers: Console.securityHeaders + [("Content-Disposition", "attachment; filename=\"chathooks-events.csv\"")],
-                        body: bytes)
+        var columns = Export.fixedColumns
+        var ids = Set<String>()
+        var count = 0
+        forEach(store, filter, needle) { record in
+            count += 1
+            if count <= limit {
+                ids.insert(record.requestID)
+                _ = Export.row(record, outcome: "", columns: &columns)
+            }
+        }
+        guard count <= limit else { return .failure(TooMany(count: count)) }
+        let outcomes = latestOutcomes(store.files, ids)
+        var out: [UInt8] = [0xEF, 0xBB, 0xBF]
+        out += Export.line(columns)
+        forEach(store, filter, needle) { record in
+            var unused = columns
+            let row = Export.row(record, outcome: Export.summary(outcomes[record.requestID]), columns: &unused)
+            out += Export.line(columns.map { row[$0] ?? "" })
+        }
+        return .success(out)
+    }
+
+    /// Every record the filter accepts, oldest first, read a batch of lines at a time.
+    static func forEach(_ store: EventStore, _ filter: EventFilter, _ needle: TextSearch?, _ body: (JournalRecord) -> Void) {
+        for path in store.paths {
+            var offset = 0
+            while true {
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                for line in lines {
+                    let slice = line[...]
+                    guard let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice), filter.acceptsHead(head) else { continue }
+                    if let needle, !needle.mayMatch(slice) { continue }
+                    guard let value = try? JSONParser.parse(line), let record = JournalRecord(value) else { continue }
+                    if let needle, !needle.matches(record) { continue }
+                    body(record)
+                }
+                offset = end
+                if !more || lines.isEmpty { break }
+            }
+        }
+    }
+
+    /// The latest outcome of each action of these requests (a retry or replay replaces the request's own).
+    static func latestOutcomes(_ files: JournalFiles, _ ids: Set<String>) -> [String: [Int: (type: String, outcome: String, why: String)]] {
+        var out: [String: [Int: (type: String, outcome: String, why: String)]] = [:]
+        for path in files.all(.outcomes) {
+            var offset = 0
+            while true {
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                for line in lines {
+                    guard let head = OutcomeLine.head(line[...]), ids.contains(head.id),
+                          let value = try? JSONParser.parse(line), let o = OutcomeLine(value) else { continue }
+                    for a in o.actions { out[o.requestID, default: [:]][a.index] = (a.type, a.outcome, a.why) }
+                }
+                offset = end
+                if !more || lines.isEmpty { break }
+            }
+        }
+        return out
     }
 }
 

@@ -86,17 +86,20 @@ final class ConsoleTests: XCTestCase {
         defer { unlink(folder + "/logins"); rmdir(folder) }
         let t = LoginThrottle(folder: folder)
         let now = Timestamp.now().seconds
-        for _ in 0..<4 { t.failed("198.51.100.1", now: now) }
+        for _ in 0..<4 { _ = t.begin("198.51.100.1", now: now) }
         XCTAssertEqual(t.lockedFor("198.51.100.1", now: now), 0)
-        t.failed("198.51.100.1", now: now)
+        _ = t.begin("198.51.100.1", now: now)
         XCTAssertEqual(t.lockedFor("198.51.100.1", now: now), LoginThrottle.window)
+        // Five tries begun side by side, none finished: the sixth is refused before its password is looked at.
+        for _ in 0..<5 { XCTAssertEqual(t.begin("198.51.100.9", now: now), 0) }
+        XCTAssertGreaterThan(t.begin("198.51.100.9", now: now), 0)
         XCTAssertEqual(t.lockedFor("198.51.100.2", now: now), 0)
         // After the window, the address may try again.
         XCTAssertEqual(t.lockedFor("198.51.100.1", now: now + LoginThrottle.window), 0)
         t.succeeded("198.51.100.2")
-        for _ in 0..<4 { t.failed("198.51.100.3", now: now) }
+        for _ in 0..<4 { _ = t.begin("198.51.100.3", now: now) }
         t.succeeded("198.51.100.3")
-        t.failed("198.51.100.3", now: now)
+        _ = t.begin("198.51.100.3", now: now)
         XCTAssertEqual(t.lockedFor("198.51.100.3", now: now), 0)
         // An address cannot pass itself off as everyone.
         XCTAssertEqual(LoginThrottle.key("*"), "-")

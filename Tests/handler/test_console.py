@@ -406,6 +406,11 @@ def test_export_csv_is_excels(tmp_path):
     assert r.body.startswith(b"\xef\xbb\xbf") and b"\r\n" in r.body
     table = list(csv.reader(io.StringIO(r.body[3:].decode("utf-8"), newline=""), dialect="excel"))
     assert table[0][:3] == ["受信日時", "送信元", "イベント"] and len(table) == 2 and table[1][2] == "form"
+    # The outcome column is the export's: the mail waits in the spool.
+    assert table[0][7] == "処理結果" and table[1][7].startswith("保留: mail:")
+    # A text search narrows the download as it does the page.
+    r = c.request("GET", "/export.csv", query="q=no-such-text-anywhere")
+    assert len(list(csv.reader(io.StringIO(r.body[3:].decode("utf-8"), newline="")))) == 1
 
 
 def test_overview_counts_and_check(tmp_path):
