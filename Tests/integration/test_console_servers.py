@@ -86,12 +86,13 @@ def test_console_login_events_and_replay(stack):
     csrf = re.search(rb'name="csrf" value="([0-9a-f]{64})"', page).group(1).decode()
     status, h, _ = call(stack, "POST", b + "replay", {"csrf": csrf, "id": event}, cookie=cookie)
     assert status == 303 and h["location"].startswith("event?id=" + event)
-    outcomes = [json.loads(l) for l in (stack.site.root / "data" / "outcomes.jsonl").read_text().splitlines()]
+    outcomes_file = (stack.journal if isinstance(stack, Apache) else stack.site.journal).parent / "outcomes.jsonl"
+    outcomes = [json.loads(l) for l in outcomes_file.read_text().splitlines()]
     assert [o["run"] for o in outcomes if o["request_id"] == event] == ["request", "replay"]
     # Without the token, or from elsewhere: refused, and nothing runs.
     assert call(stack, "POST", b + "replay", {"id": event}, cookie=cookie)[0] == 403
     assert call(stack, "POST", b + "replay", {"csrf": csrf, "id": event}, cookie=cookie, origin=False)[0] == 403
-    assert len((stack.site.root / "data" / "outcomes.jsonl").read_text().splitlines()) == len(outcomes)
+    assert len(outcomes_file.read_text().splitlines()) == len(outcomes)
     status, _, css = call(stack, "GET", b + "style.css")
     assert status == 200 and b"font-family" in css
 

@@ -21,17 +21,7 @@ public enum AdminConfigDecoder {
     /// The block, or nil when the file has none (no console); problems throw, as for `check`.
     public static func admin(configPath path: String,
                              environment: @escaping (String) -> String? = ConfigLoader.processEnvironment) throws(ConfigError) -> AdminSettings? {
-        let bytes: [UInt8]
-        do { bytes = try Files.read(path, limit: 4 << 20) } catch { throw ConfigError(path: path, problems: ["\(error)"], kind: .unreadable) }
-        guard let document = try? JSONParser.parse(bytes, mode: .json5), case .object(let root) = document else {
-            throw ConfigError(path: path, problems: ["the configuration cannot be read as JSON5 (run: chathooks check)"])
-        }
-        guard let value = root["admin"] else { return nil }
-        let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: ConfigLoader.currentDirectory())
-        var r = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
-        let settings = decode(value, reader: &r)
-        guard r.problems.isEmpty else { throw ConfigError(path: path, problems: r.problems) }
-        return settings
+        try ConfigReader.block("admin", configPath: path, environment: environment) { value, r in decode(value, reader: &r) }
     }
 
     static func decode(_ value: JSONValue, reader r: inout ConfigReader) -> AdminSettings {
