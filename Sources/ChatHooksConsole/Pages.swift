@@ -165,7 +165,11 @@ enum Pages {
                     h.raw("</span>")
                 }
                 h.raw("</td><td class=\"who\">")
-                h.value(who(e.record), limit: 80)
+                for (i, part) in who(e.record).enumerated() {
+                    if i > 0 { h.raw(" / ") }
+                    h.raw(part.label)
+                    h.value(part.value, limit: 60)
+                }
                 h.raw("</td><td class=\"outcome\">")
                 if let s = Records.summary(outcomes[e.head.requestID]) {
                     h.raw(s.ok ? "<span class=\"ok\">" : "<span class=\"bad\">")
@@ -220,14 +224,15 @@ enum Pages {
         h.raw("></label><button type=\"submit\" id=\"filter-button\">絞り込む</button></form>")
     }
 
-    /// Who an event is about: the chat and visitor, or SPALO's user.
-    static func who(_ record: JournalRecord) -> String {
-        var parts: [String] = []
-        if let chat = record.payload["chat_id"]?.scalarText { parts.append("チャット \(chat)") }
-        if let visitor = record.payload["visitor_id"]?.scalarText { parts.append("訪問者 \(visitor)") }
-        if let name = record.payload["info"]?["userName"]?.scalarText { parts.append(name) }
-        if let sender = record.payload["senderName"]?.scalarText { parts.append(sender) }
-        return parts.joined(separator: " / ")
+    /// Who an event is about: the chat and visitor, or SPALO's user; each
+    /// value shown apart from our label (isolated).
+    static func who(_ record: JournalRecord) -> [(label: StaticString, value: String)] {
+        var parts: [(label: StaticString, value: String)] = []
+        if let chat = record.payload["chat_id"]?.scalarText { parts.append(("チャット ", chat)) }
+        if let visitor = record.payload["visitor_id"]?.scalarText { parts.append(("訪問者 ", visitor)) }
+        if let name = record.payload["info"]?["userName"]?.scalarText { parts.append(("", name)) }
+        if let sender = record.payload["senderName"]?.scalarText { parts.append(("", sender)) }
+        return parts
     }
 
     // MARK: one event
@@ -420,16 +425,23 @@ enum Pages {
             default: h.raw("<li class=\"msg system\">")
             }
             h.raw("<span class=\"time\">")
-            h.text(m.postDate ?? "")
+            h.value(m.postDate ?? "")
             h.raw("</span><span class=\"who\">")
-            let role: String
+            let role: StaticString
             switch m.type {
             case .staff?: role = "オペレーター"
             case .visitor?: role = "訪問者"
             case .system?: role = "システム"
             case nil: role = ""
             }
-            h.text(m.postUser.map { role.isEmpty ? $0 : "\($0) (\(role))" } ?? role)
+            // The name on its own (isolated: a direction override in it
+            // must not turn our words around), then its role.
+            if let user = m.postUser {
+                h.value(user)
+                if role.utf8CodeUnitCount > 0 { h.raw(" (") ; h.raw(role); h.raw(")") }
+            } else {
+                h.raw(role)
+            }
             h.raw("</span><span class=\"text\">")
             h.text(m.message ?? "")
             h.raw("</span></li>")
@@ -645,11 +657,27 @@ enum Pretty {
             guard !a.isEmpty else { return "[]" }
             return "[\n" + a.map { pad + json($0, indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
         default:
-            return String(decoding: JSONWriter.serialize(value), as: UTF8.self)
+            return visible(String(decoding: JSONWriter.serialize(value), as: UTF8.self))
         }
     }
 
-    static func quoted(_ s: String) -> String { String(decoding: JSONWriter.serialize(.string(s)), as: UTF8.self) }
+    static func quoted(_ s: String) -> String { visible(String(decoding: JSONWriter.serialize(.string(s)), as: UTF8.self)) }
+
+    /// The record as it is, but a direction control written as its JSON
+    /// escape (`\u202E`): the same JSON, and nothing in it turns the text around.
+    static func visible(_ json: String) -> String {
+        guard HTML.hasBidiControl(json) else { return json }
+        var out = ""
+        for u in json.unicodeScalars {
+            if HTML.hasBidiControl(String(u)) {
+                let hex = String(u.value, radix: 16, uppercase: true)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
 }
 
 /// The two repairs: replay an event's actions, retry the spool.

@@ -370,6 +370,9 @@ def test_hostile_values_are_text(tmp_path):
     body = c.request("GET", "/event", query=f"id={event}").body
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in body and b"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in body
     assert "⚠ 制御文字".encode() in body  # the RTL override is flagged
+    # The raw record shows it as its JSON escape, and every value is isolated from our words.
+    raw = re.search(rb'<pre id="raw">(.*?)</pre>', body, re.S).group(1)
+    assert b"\\u202E" in raw and "\u202e".encode() not in raw
 
 
 def test_problems_retry_and_rejections(tmp_path):
