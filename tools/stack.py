@@ -283,10 +283,13 @@ class NginxSpawnFcgi(Stack):
             shutil.copy2(self.site.bin_dir / "chathooks", root / "bin" / "chathooks")
         for name in names:
             self.spawn_fastcgi(name)
+        if not self.per_event:
+            # The console's own process (chathooks-fastcgi.conf: /hooks/admin).
+            self.spawn_fastcgi("chathooks-admin", executable="chathooks")
         start_nginx(self)
         return self
 
-    def spawn_fastcgi(self, name):
+    def spawn_fastcgi(self, name, executable=None):
         root = self.site.root
         sock = root / "sock" / f"{name}.sock"
         if sock.exists():
@@ -297,7 +300,7 @@ class NginxSpawnFcgi(Stack):
                      "-U", self.site.user.pw_name, "-G", self.site.user.pw_name]
         # -n: no fork; spawn-fcgi execs the executable itself, so the process
         # we started is the handler, and the one we stop.
-        proc, log = self.spawn(argv + ["--", str(root / "bin" / name)], f"spawn-fcgi-{name}.log")
+        proc, log = self.spawn(argv + ["--", str(root / "bin" / (executable or name))], f"spawn-fcgi-{name}.log")
         wait_for_path(sock, proc, log)
         self.fastcgi[name] = proc
 

@@ -34,6 +34,7 @@ public enum Console {
             return errorPage(503, "管理画面の設定に問題があります", "設定ファイルの admin の項目に問題があります。`chathooks check` で内容を確かめてください。/ The admin block of the configuration has a problem: run chathooks check.")
         }
         var context = Context(request: request, config: config, admin: admin, body: body ?? [])
+        if let refusal = context.refuseHost() { return refusal }
         // `admin` without its slash: the pages' relative links need it.
         if page.isEmpty { return redirect("admin/") }
         let name = String(page.dropFirst())
@@ -41,7 +42,7 @@ public enum Console {
         switch (name, method) {
         case ("style.css", "GET"), ("style.css", "HEAD"):
             return Response(status: 200, contentType: "text/css; charset=utf-8",
-                            headers: securityHeaders + [("Cache-Control", "no-store")], body: Array(Style.css.utf8))
+                            headers: securityHeaders, body: Array(Style.css.utf8))
         case ("login", "GET"), ("login", "HEAD"):
             if context.session() != nil { return redirect("./") }
             return Pages.login(context, status: 200, message: nil)
@@ -152,7 +153,7 @@ struct Context {
         self.admin = admin
         self.body = body
         self.folder = config.journal.files.folder + "/console"
-        self.sessions = SessionStore(folder: folder, idleSeconds: admin.idleSeconds)
+        self.sessions = SessionStore(folder: folder, idleSeconds: admin.idleSeconds, passwordHash: admin.passwordHash)
     }
 
     var pageName: String { String((Router.consolePath(request)?.page ?? "").dropFirst().prefix(40)) }
@@ -201,7 +202,8 @@ struct Context {
     func cookie(value: String, maxAge: Int?) -> String {
         var c = "\(Console.cookieName)=\(value); HttpOnly; SameSite=Strict"
         if let path = cookiePath { c += "; Path=\(path)" }
-        if isHTTPS { c += "; Secure" }
+        // Under HTTPS; behind a TLS proxy (allowPlainHTTP), when the browser's page was https.
+        if isHTTPS || (admin.allowPlainHTTP && (request.variables["HTTP_ORIGIN"] ?? "").lowercased().hasPrefix("https://")) { c += "; Secure" }
         if let maxAge { c += "; Max-Age=\(maxAge)" }
         return c
     }
@@ -218,6 +220,28 @@ struct Context {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || "-._~/%".utf8.contains(c)
         }
         return ok && folder.hasSuffix("/admin/") ? folder : nil
+    }
+
+    /// The `Host` this request names, lower case, without its port.
+    var hostName: String? {
+        guard let host = request.variables["HTTP_HOST"], let o = Origin(scheme: "http", authority: host) else { return nil }
+        return o.host
+    }
+
+    static let loopbackNames: Set<String> = ["127.0.0.1", "localhost", "[::1]"]
+
+    /// The refusal for a request to a host name that is not the console's:
+    /// not in `admin.hosts`, or (with none listed) not a loopback name when
+    /// the client is on this machine — a foreign page whose name was
+    /// rebound to 127.0.0.1 would otherwise be the console's own origin.
+    func refuseHost() -> Response? {
+        let host = hostName ?? ""
+        let allowed = admin.hosts.isEmpty ? (!isLoopback || Context.loopbackNames.contains(host)) : admin.hosts.contains(host)
+        guard allowed else {
+            logError("admin: a request for host \(Context.printable(host)) refused (\(admin.hosts.isEmpty ? "a client on this machine must name it 127.0.0.1, localhost or [::1]" : "not in admin.hosts"))")
+            return Console.refuse(self, 403, "host", "この名前 (Host) では管理画面を開けません。設定の admin.hosts を確かめてください。/ Refused: this Host is not the console's (admin.hosts).")
+        }
+        return nil
     }
 
     /// This request's own origin (scheme, host, port): what `Origin` must
@@ -287,7 +311,7 @@ enum Login {
             Pipeline.recordRejection(route: "admin/login", HTTPError(401, "login_failed", "wrong password"), context.request, .loaded(context.config))
             return Pages.login(context, status: 401, message: "パスワードが違います。/ Wrong password.")
         }
-        throttle.succeeded(address)
+        throttle.succeeded(address, now: now)
         guard let session = context.sessions.create() else {
             return Console.errorPage(500, "ログインできません", "セッションを保存できませんでした (journal のフォルダーに書き込めますか?)。/ The session could not be stored: can the journal's folder be written?")
         }

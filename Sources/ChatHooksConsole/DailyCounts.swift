@@ -5,8 +5,10 @@ import Glibc
 /// Counted forward through each journal file once; what was counted is kept
 /// in `<journal folder>/console/cache/counts.json` with the file's device,
 /// inode and the offset counted to, so a later visit reads only the lines
-/// added since. A file that was replaced, or is shorter than the offset, is
-/// counted again from its start. Without a writable cache it still works,
+/// added since. A file that was replaced (another inode), is shorter than
+/// the offset, begins with other bytes, or has no line ending just before
+/// the offset (emptied in place and written again) is counted again from
+/// its start. Without a writable cache it still works,
 /// counting every time.
 struct DailyCounts {
     struct Last {
@@ -21,6 +23,8 @@ struct DailyCounts {
         var device: UInt64
         var inode: UInt64
         var offset: Int
+        /// BLAKE2b of the file's first bytes (up to 256) when it was counted.
+        var head = ""
         var days: [String: [String: Int]] = [:]  // date → route → count
         var last: [String: Last] = [:]  // route → its newest event in this file
     }
@@ -45,7 +49,8 @@ struct DailyCounts {
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
             var count = cached[name] ?? FileCount(name: name, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 0)
-            if count.device != UInt64(st.st_dev) || count.inode != UInt64(st.st_ino) || count.offset > Int(st.st_size) {
+            if count.device != UInt64(st.st_dev) || count.inode != UInt64(st.st_ino) || count.offset > Int(st.st_size)
+                || !count.stillCounts(path) {
                 count = FileCount(name: name, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), offset: 0)
             }
             if count.offset < Int(st.st_size) {
@@ -73,10 +78,28 @@ struct DailyCounts {
 }
 
 extension DailyCounts.FileCount {
+    /// The first bytes (a hash of at most 256) and the byte before the
+    /// offset (a newline) are what they were: the file was only appended to.
+    func stillCounts(_ path: String) -> Bool {
+        guard offset > 0 else { return true }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var last: UInt8 = 0
+        guard pread(fd, &last, 1, off_t(offset - 1)) == 1, last == 0x0A else { return false }
+        return DailyCounts.FileCount.headHash(fd, upTo: offset) == head
+    }
+
+    static func headHash(_ fd: Int32, upTo offset: Int) -> String {
+        var first = [UInt8](repeating: 0, count: min(256, offset))
+        let n = first.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return Secure.hashHex(Array(first[0..<max(n, 0)]))
+    }
+
     /// Counts the whole lines after `offset`, in batches.
     mutating func advance(_ path: String) {
         while true {
-            let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 20_000)
+            let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 20_000, maxLine: BackwardReader.maxLine)
             var at = offset
             for line in lines {
                 // Where the line starts: a hint for its link (an empty line
@@ -90,7 +113,12 @@ extension DailyCounts.FileCount {
                 at += line.count + 1
             }
             offset = end
-            if !more || lines.isEmpty { return }
+            if !more || lines.isEmpty { break }
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            head = DailyCounts.FileCount.headHash(fd, upTo: offset)
+            close(fd)
         }
     }
 
@@ -99,6 +127,7 @@ extension DailyCounts.FileCount {
               let inode = v["inode"]?.scalarText.flatMap({ UInt64($0) }), let offset = v["offset"]?.scalarText.flatMap({ Int($0) })
         else { return nil }
         self.init(name: name, device: device, inode: inode, offset: offset)
+        head = v["head"]?.stringValue ?? ""
         for m in v["days"]?.objectValue?.members ?? [] {
             for r in m.value.objectValue?.members ?? [] {
                 if let n = r.value.scalarText.flatMap({ Int($0) }) { days[m.key, default: [:]][r.key] = n }
@@ -123,7 +152,7 @@ extension DailyCounts.FileCount {
             l.append(route, jsonObject([("at", .string(x.receivedAt)), ("id", .string(x.requestID)), ("offset", .number(String(x.offset)))]))
         }
         return jsonObject([("name", .string(name)), ("device", .number(String(device))), ("inode", .number(String(inode))),
-                           ("offset", .number(String(offset))), ("days", .object(d)), ("last", .object(l))])
+                           ("offset", .number(String(offset))), ("head", .string(head)), ("days", .object(d)), ("last", .object(l))])
     }
 }
 

@@ -77,9 +77,10 @@ struct EventStore {
     }
 
     /// Up to `limit` events that the filter accepts, newest first, and the
-    /// cursor of the next page (empty when there is none). Reads back from
-    /// the end of the newest file (or from the cursor) only as far as it
-    /// must; stops early once the lines are older than `from`.
+    /// cursor of the next page: empty when no older event is accepted (the
+    /// search goes on past the page for one). Reads back from the end of the
+    /// newest file (or from the cursor) only as far as it must; stops early
+    /// once the lines are older than `from`.
     func page(_ filter: EventFilter, limit: Int = 50) -> (events: [FoundEvent], next: String) {
         var out: [FoundEvent] = []
         var next = ""
@@ -100,11 +101,6 @@ struct EventStore {
             let name = Files.baseName(path)
             var stop = false
             BackwardReader.lines(path: path, before: fileIndex == startFile ? startOffset : nil) { line, start in
-                if out.count == limit {
-                    next = "\(name):\(start + line.count + 1)"
-                    stop = true
-                    return false
-                }
                 guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line) else { return true }
                 if !filter.from.isEmpty && head.date < filter.from {
                     // The journal is in time order: a few lines out of order
@@ -118,6 +114,12 @@ struct EventStore {
                 if let needle, !needle.mayMatch(line) { return true }
                 guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else { return true }
                 if let needle, !needle.matches(record) { return true }
+                if out.count == limit {
+                    // One more: the next page starts with it.
+                    next = "\(name):\(start + line.count + 1)"
+                    stop = true
+                    return false
+                }
                 out.append(FoundEvent(head: head, record: record, file: name, offset: start))
                 return true
             }
@@ -132,7 +134,7 @@ struct EventStore {
     func find(id: String, hint: String) -> FoundEvent? {
         let parts = hint.split(separator: ":", maxSplits: 1)
         if parts.count == 2, let offset = Int(parts[1]), offset >= 0, let path = path(named: String(parts[0])) {
-            let (lines, _, _) = JournalReader.lines(path: path, from: offset, limit: 1)
+            let (lines, _, _) = JournalReader.lines(path: path, from: offset, limit: 1, maxLine: BackwardReader.maxLine)
             if let line = lines.first, let found = EventStore.event(line[...], id: id, file: String(parts[0]), offset: offset) {
                 return found
             }

@@ -118,6 +118,8 @@ enum Style {
     ol.transcript li.staff { margin-left: auto; background: #f0f6ee; }
     ol.transcript .time { color: var(--muted); font-size: .8rem; margin-right: .5rem; }
     ol.transcript .who { font-weight: 600; margin-right: .5rem; }
+    ol.transcript .role { font-weight: normal; font-size: .75rem; color: #fff; background: var(--muted); border-radius: 3px; padding: 0 .35rem; }
+    ol.transcript li.staff .role { background: var(--ok); }
     ol.transcript .text { display: block; white-space: pre-wrap; overflow-wrap: anywhere; unicode-bidi: isolate; }
     svg.chart { background: #fff; border: 1px solid var(--line); max-width: 100%; height: auto; }
     svg.chart .bar { fill: var(--accent); }

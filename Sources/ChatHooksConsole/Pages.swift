@@ -435,15 +435,16 @@ enum Pages {
             case nil: role = ""
             }
             // The name on its own (isolated: a direction override in it
-            // must not turn our words around), then its role.
-            if let user = m.postUser {
-                h.value(user)
-                if role.utf8CodeUnitCount > 0 { h.raw(" (") ; h.raw(role); h.raw(")") }
-            } else {
+            // must not turn our words around), then its role as a badge of
+            // ours, which a name typed to look like one cannot be.
+            if let user = m.postUser { h.value(user) }
+            if role.utf8CodeUnitCount > 0 {
+                h.raw(" <span class=\"role\">")
                 h.raw(role)
+                h.raw("</span>")
             }
             h.raw("</span><span class=\"text\">")
-            h.text(m.message ?? "")
+            h.value(m.message ?? "")
             h.raw("</span></li>")
         }
         h.raw("</ol>")
@@ -610,7 +611,7 @@ enum ConsoleExport {
         for path in store.paths {
             var offset = 0
             while true {
-                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000, maxLine: BackwardReader.maxLine)
                 for line in lines {
                     let slice = line[...]
                     guard let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice), filter.acceptsHead(head) else { continue }
@@ -631,7 +632,7 @@ enum ConsoleExport {
         for path in files.all(.outcomes) {
             var offset = 0
             while true {
-                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000, maxLine: BackwardReader.maxLine)
                 for line in lines {
                     guard let head = OutcomeLine.head(line[...]), ids.contains(head.id),
                           let value = try? JSONParser.parse(line), let o = OutcomeLine(value) else { continue }

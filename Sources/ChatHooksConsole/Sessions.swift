@@ -6,14 +6,19 @@ import Glibc
 /// named by a BLAKE2b hash of the cookie's token (a copy of the folder gives
 /// no usable cookie), holding the session's CSRF token. The file's mtime is
 /// when the session was last used: a session idle longer than the configured
-/// time is gone. Logging out removes the file.
+/// time is gone. Logging out removes the file. Each session also holds a
+/// hash of the password hash it was opened with: a new password ends every
+/// session opened with the old one.
 struct SessionStore {
     let directory: String
     let idleSeconds: Int
+    /// BLAKE2b of the configured password hash.
+    let password: String
 
-    init(folder: String, idleSeconds: Int) {
+    init(folder: String, idleSeconds: Int, passwordHash: String) {
         self.directory = folder + "/sessions"
         self.idleSeconds = idleSeconds
+        self.password = Secure.hashHex(passwordHash)
     }
 
     struct Session {
@@ -27,7 +32,7 @@ struct SessionStore {
         let session = Session(token: Secure.randomHex(32), csrf: Secure.randomHex(32))
         do {
             try Files.makeDirectories(directory, mode: 0o700)
-            try Files.replace(path(session.token), with: Array((session.csrf + "\n").utf8), mode: 0o600, durable: false)
+            try Files.replace(path(session.token), with: Array((session.csrf + "\n" + password + "\n").utf8), mode: 0o600, durable: false)
         } catch {
             logError("console: \(error); no session could be started")
             return nil
@@ -48,8 +53,12 @@ struct SessionStore {
             return nil
         }
         guard let bytes = try? Files.read(file, limit: 256) else { return nil }
-        let csrf = String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
-        guard Secure.isToken(csrf) else { return nil }
+        let lines = bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        guard lines.count >= 2, Secure.isToken(lines[0]), Secure.equal(lines[1], password) else {
+            unlink(file)  // opened with another password (or not ours)
+            return nil
+        }
+        let csrf = lines[0]
         utimensat(AT_FDCWD, file, nil, 0)
         return Session(token: token, csrf: csrf)
     }
@@ -99,10 +108,11 @@ enum Secure {
     }
 
     /// BLAKE2b-128 of the text, as hex.
-    static func hashHex(_ text: String) -> String {
+    static func hashHex(_ text: String) -> String { hashHex(Array(text.utf8)) }
+
+    static func hashHex(_ input: [UInt8]) -> String {
         precondition(ready, "libsodium could not start")
         var out = [UInt8](repeating: 0, count: 16)
-        let input = Array(text.utf8)
         crypto_generichash(&out, 16, input, UInt64(input.count), nil, 0)
         return hex(out)
     }
@@ -131,9 +141,11 @@ enum Secure {
 
 /// Failed logins, counted per address and in all, in
 /// `<journal folder>/console/logins` (read and rewritten under a lock): five
-/// failures from one address, or twenty from all, within 15 minutes of each
-/// other lock the login for 15 minutes after the last one — the right
-/// password included, so that guessing gains nothing.
+/// failures from one address, or twenty from all, within 15 minutes lock
+/// the login until fewer than that many are left in the last 15 minutes —
+/// the right password included, so that guessing gains nothing. IPv6
+/// addresses count by their /64 (one host has many), and an IPv4 address
+/// written as IPv6 as itself.
 struct LoginThrottle {
     let path: String
     static let perAddress = 5
@@ -143,18 +155,19 @@ struct LoginThrottle {
 
     init(folder: String) { self.path = folder + "/logins" }
 
-    struct Entry { var count: Int; var last: Int }
-
     /// Seconds until the address may try again; 0 when it may now.
     func lockedFor(_ address: String, now: Int) -> Int {
-        withTable(write: false) { table in LoginThrottle.wait(table, address, now) }
+        withTable(write: false, now: now) { table in LoginThrottle.wait(table, address, now) }
     }
 
-    static func wait(_ table: [String: Entry], _ address: String, _ now: Int) -> Int {
+    /// The times of the last failures of each key, oldest first.
+    static func wait(_ table: [String: [Int]], _ address: String, _ now: Int) -> Int {
         var wait = 0
         for (key, limit) in [(LoginThrottle.key(address), LoginThrottle.perAddress), (LoginThrottle.everyone, LoginThrottle.overall)] {
-            if let e = table[key], e.count >= limit, now - e.last < LoginThrottle.window {
-                wait = max(wait, LoginThrottle.window - (now - e.last))
+            let times = (table[key] ?? []).filter { now - $0 < LoginThrottle.window }
+            if times.count >= limit {
+                // Open again once the oldest of the last `limit` is out of the window.
+                wait = max(wait, times[times.count - limit] + LoginThrottle.window - now)
             }
         }
         return wait
@@ -165,40 +178,47 @@ struct LoginThrottle {
     /// checked, so that tries sent side by side are counted too (at most
     /// five get past). `succeeded` takes it back.
     func begin(_ address: String, now: Int) -> Int {
-        withTable(write: true) { table in
+        withTable(write: true, now: now) { table in
             let wait = LoginThrottle.wait(table, address, now)
             guard wait == 0 else { return wait }
-            for key in [LoginThrottle.key(address), LoginThrottle.everyone] {
-                var e = table[key] ?? Entry(count: 0, last: now)
-                if now - e.last >= LoginThrottle.window { e.count = 0 }
-                e.count += 1
-                e.last = now
-                table[key] = e
+            for (key, limit) in [(LoginThrottle.key(address), LoginThrottle.perAddress), (LoginThrottle.everyone, LoginThrottle.overall)] {
+                table[key, default: []].append(now)
+                if table[key]!.count > limit { table[key]!.removeFirst(table[key]!.count - limit) }
             }
             return 0
         }
     }
 
     /// The right password: the address starts again, and its try is not one of all's failures.
-    func succeeded(_ address: String) {
-        withTable(write: true) { table in
+    func succeeded(_ address: String, now: Int) {
+        withTable(write: true, now: now) { table in
             table[LoginThrottle.key(address)] = nil
-            if var e = table[LoginThrottle.everyone] {
-                e.count -= 1
-                table[LoginThrottle.everyone] = e.count > 0 ? e : nil
+            if var times = table[LoginThrottle.everyone], let i = times.lastIndex(of: now) ?? times.indices.last {
+                times.remove(at: i)
+                table[LoginThrottle.everyone] = times.isEmpty ? nil : times
             }
         }
     }
 
-    /// The address as a key of the table: one word, never `*`.
+    /// The address as a key of the table: an IPv6 address's first 64 bits,
+    /// an IPv4 one as it is (also when written `::ffff:192.0.2.1`); one
+    /// word, never `*`.
     static func key(_ address: String) -> String {
+        var v6 = in6_addr()
+        if address.utf8.contains(UInt8(ascii: ":")), inet_pton(AF_INET6, address, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return bytes[12..<16].map { String($0) }.joined(separator: ".")
+            }
+            return Secure.hex(Array(bytes[0..<8])) + "::/64"
+        }
         let kept = address.utf8.prefix(64).filter { $0 > 0x20 && $0 < 0x7F && $0 != 0x2A }
         return kept.isEmpty ? "-" : String(decoding: kept, as: UTF8.self)
     }
 
-    /// The table, under an exclusive lock, written back when `write`.
-    private func withTable<T>(write: Bool, _ body: (inout [String: Entry]) -> T) -> T {
-        var table: [String: Entry] = [:]
+    /// The table (key → failure times), under an exclusive lock, written back when `write`.
+    private func withTable<T>(write: Bool, now: Int, _ body: (inout [String: [Int]]) -> T) -> T {
+        var table: [String: [Int]] = [:]
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         if fd < 0 {
             logError("console: \(SystemError("open", path: path)); failed logins are not counted")
@@ -208,23 +228,23 @@ struct LoginThrottle {
         flock(fd, LOCK_EX)
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
+        while bytes.count < (1 << 20) {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 || bytes.count > (1 << 20) { break }
+            if n <= 0 { break }
             bytes += chunk[0..<n]
         }
-        let now = Timestamp.now().seconds
         for line in bytes.split(separator: 0x0A) {
             let parts = line.split(separator: 0x20)
-            guard parts.count == 3, let count = Int(String(decoding: parts[1], as: UTF8.self)),
-                  let last = Int(String(decoding: parts[2], as: UTF8.self)) else { continue }
-            // Entries older than the window are forgotten.
-            if now - last < LoginThrottle.window { table[String(decoding: parts[0], as: UTF8.self)] = Entry(count: count, last: last) }
+            guard parts.count == 2 else { continue }
+            // Failures older than the window are forgotten.
+            let times = parts[1].split(separator: 0x2C).compactMap { Int(String(decoding: $0, as: UTF8.self)) }
+                .filter { now - $0 < LoginThrottle.window }
+            if !times.isEmpty { table[String(decoding: parts[0], as: UTF8.self)] = times }
         }
         let result = body(&table)
         if write {
             var out = ""
-            for (key, e) in table { out += "\(key) \(e.count) \(e.last)\n" }
+            for (key, times) in table where !times.isEmpty { out += "\(key) \(times.map(String.init).joined(separator: ","))\n" }
             ftruncate(fd, 0)
             lseek(fd, 0, SEEK_SET)
             _ = writeAll(fd, Array(out.utf8))

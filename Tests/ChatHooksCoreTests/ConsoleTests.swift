@@ -96,11 +96,18 @@ final class ConsoleTests: XCTestCase {
         XCTAssertEqual(t.lockedFor("198.51.100.2", now: now), 0)
         // After the window, the address may try again.
         XCTAssertEqual(t.lockedFor("198.51.100.1", now: now + LoginThrottle.window), 0)
-        t.succeeded("198.51.100.2")
+        t.succeeded("198.51.100.2", now: now)
         for _ in 0..<4 { _ = t.begin("198.51.100.3", now: now) }
-        t.succeeded("198.51.100.3")
+        t.succeeded("198.51.100.3", now: now)
         _ = t.begin("198.51.100.3", now: now)
         XCTAssertEqual(t.lockedFor("198.51.100.3", now: now), 0)
+        // The window is 15 minutes, not a chain: five failures ten minutes apart never lock.
+        for k in 0..<5 { XCTAssertEqual(t.begin("198.51.100.4", now: now + k * 600), 0, "try \(k)") }
+        XCTAssertEqual(t.lockedFor("198.51.100.4", now: now + 2400), 0)
+        // IPv6 counts by its /64; an IPv4 address written as IPv6 is itself.
+        XCTAssertEqual(LoginThrottle.key("2001:db8:1:2:aaaa::1"), LoginThrottle.key("2001:db8:1:2:ffff::9"))
+        XCTAssertNotEqual(LoginThrottle.key("2001:db8:1:2::1"), LoginThrottle.key("2001:db8:1:3::1"))
+        XCTAssertEqual(LoginThrottle.key("::ffff:192.0.2.7"), "192.0.2.7")
         // An address cannot pass itself off as everyone.
         XCTAssertEqual(LoginThrottle.key("*"), "-")
         XCTAssertEqual(LoginThrottle.key("a b\nc"), "abc")

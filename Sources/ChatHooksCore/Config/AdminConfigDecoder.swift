@@ -13,6 +13,11 @@ public struct AdminSettings: Sendable {
     /// Logging in over plain HTTP from another machine is refused unless this
     /// is set (a TLS proxy in front that does not tell us so).
     public var allowPlainHTTP = false
+    /// The host names the console answers on (`Host`, without its port);
+    /// empty: any, but only a loopback name for a client on this machine
+    /// (so that a page of another site, its name rebound to 127.0.0.1,
+    /// cannot reach a console served locally).
+    public var hosts: [String] = []
 
     public init() {}
 }
@@ -26,7 +31,7 @@ public enum AdminConfigDecoder {
 
     static func decode(_ value: JSONValue, reader r: inout ConfigReader) -> AdminSettings {
         var admin = AdminSettings()
-        guard let a = r.object(value, "admin", allowed: ["passwordHash", "idleHours", "allowPlainHTTP"]) else { return admin }
+        guard let a = r.object(value, "admin", allowed: ["passwordHash", "idleHours", "allowPlainHTTP", "hosts"]) else { return admin }
         if a["passwordHash"] == nil {
             r.problem("admin.passwordHash", "is required: the console's password, as a bcrypt hash (make one with: chathooks passwd)")
         } else if let hash = r.secret(a["passwordHash"], "admin.passwordHash") {
@@ -44,6 +49,18 @@ public enum AdminConfigDecoder {
         }
         if let hours = r.integer(a, "idleHours", "admin", range: 1...720) { admin.idleSeconds = hours * 3600 }
         admin.allowPlainHTTP = r.bool(a, "allowPlainHTTP", "admin", default: false)
+        for (i, v) in (r.array(a, "hosts", "admin") ?? []).enumerated() {
+            let valid = v.stringValue.map { h in
+                !h.isEmpty && h.utf8.allSatisfy { c in
+                    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x2E || c == 0x5B || c == 0x5D || c == 0x3A
+                }
+            } ?? false
+            guard valid, let h = v.stringValue else {
+                r.problem("admin.hosts[\(i)]", "must be a host name such as example.jp (no scheme, port or path)")
+                continue
+            }
+            admin.hosts.append(h.lowercased())
+        }
         return admin
     }
 

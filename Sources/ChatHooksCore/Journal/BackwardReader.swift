@@ -7,11 +7,17 @@ import Glibc
 /// line without its newline (one being written) is not read, as in
 /// `JournalReader`; empty lines are skipped.
 public enum BackwardReader {
+    /// The longest line the readers of the console keep: 16 MiB (a journal line of a 1 MiB body is at most about 6 MiB).
+    public static let maxLine = 16 << 20
+
     /// Calls `visit(line, start)` for each whole line that ends before byte
     /// `before` (a line's start; nil: the file's end), newest first, until
     /// `visit` returns false. Returns false when it was stopped so.
+    /// A line longer than `maxLine` bytes (or a tail that long without its
+    /// newline) is skipped without being held: what is read is bounded by
+    /// it, whatever the file holds.
     @discardableResult
-    public static func lines(path: String, before: Int? = nil, piece: Int = 1 << 16,
+    public static func lines(path: String, before: Int? = nil, piece: Int = 1 << 16, maxLine: Int = maxLine,
                              _ visit: (ArraySlice<UInt8>, Int) -> Bool) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return true }
@@ -25,15 +31,28 @@ public enum BackwardReader {
         // The end (exclusive, in the buffer) of the part not yet handed out:
         // everything after the last newline found so far is a line's start.
         var pendingEnd = 0
+        // Only the bytes before this have not been searched for a newline
+        // (what was read before the last piece held none).
+        var unsearched = 0
         var sawNewline = false
+        var skipping = false
         var size = piece
         while true {
             // A newline before pendingEnd, searching back.
-            let found = pendingEnd == 0 ? -1 : buffer.withUnsafeBytes { b -> Int in
-                guard let p = chathooks_memrchr(b.baseAddress!, 0x0A, pendingEnd) else { return -1 }
+            let found = unsearched == 0 ? -1 : buffer.withUnsafeBytes { b -> Int in
+                guard let p = chathooks_memrchr(b.baseAddress!, 0x0A, unsearched) else { return -1 }
                 return UnsafeRawPointer(p) - b.baseAddress!
             }
             if found >= 0 {
+                if skipping {
+                    // The end of a line too long to keep: it is left out.
+                    logError("journal: \(path): a line of more than \(maxLine) bytes before byte offset \(bufferStart + pendingEnd) is not read")
+                    skipping = false
+                    sawNewline = true
+                    pendingEnd = found
+                    unsearched = found
+                    continue
+                }
                 if sawNewline {
                     let line = buffer[(found + 1)..<pendingEnd]
                     if !line.isEmpty, !visit(line, bufferStart + found + 1) { return false }
@@ -42,24 +61,35 @@ public enum BackwardReader {
                 // what follows it is a line still being written.
                 sawNewline = true
                 pendingEnd = found
+                unsearched = found
                 continue
             }
             // No newline left in the buffer: the first line of the file, or read more.
             if bufferStart == 0 {
-                if sawNewline && pendingEnd > 0, !visit(buffer[0..<pendingEnd], 0) { return false }
+                if sawNewline && !skipping && pendingEnd > 0, !visit(buffer[0..<pendingEnd], 0) { return false }
                 return true
+            }
+            if pendingEnd > maxLine {
+                skipping = true
+                buffer = []
+                pendingEnd = 0
             }
             let n = min(size, bufferStart)
             var chunk = [UInt8](repeating: 0, count: n)
             let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(bufferStart - n)) }
             guard got == n else { return true }
-            // Only the unconsumed part is kept: what was handed out is dropped.
-            chunk.append(contentsOf: buffer[0..<pendingEnd])
+            // Only the unconsumed part is kept: what was handed out is dropped
+            // (and all of a line too long to keep).
+            if pendingEnd > 0 {
+                chunk.reserveCapacity(n + pendingEnd)
+                buffer.withUnsafeBufferPointer { chunk.append(contentsOf: $0[0..<pendingEnd]) }
+            }
             buffer = chunk
             bufferStart -= n
             pendingEnd = buffer.count
+            unsearched = n
             // A very long line: read it in larger and larger pieces.
-            if size < (16 << 20) { size *= 2 }
+            if size < (4 << 20) { size *= 2 }
         }
     }
 }

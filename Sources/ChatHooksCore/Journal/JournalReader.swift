@@ -60,7 +60,10 @@ public enum JournalReader {
     /// At most `limit` newline-ended lines after `offset` (a line's start),
     /// the offset after the last one, and whether more whole lines follow. A
     /// last line without its newline yet is left for the next pass.
-    public static func lines(path: String, from offset: Int, limit: Int = .max) -> ([[UInt8]], Int, Bool) {
+    /// A line longer than `maxLine` is passed over without being held (the
+    /// console's readers give `BackwardReader.maxLine`; by default every line
+    /// is read whole, however long).
+    public static func lines(path: String, from offset: Int, limit: Int = .max, maxLine: Int = .max) -> ([[UInt8]], Int, Bool) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return ([], offset, false) }
         defer { close(fd) }
@@ -69,19 +72,41 @@ public enum JournalReader {
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var readAt = offset
+        var dropped = 0  // bytes read of a line too long to keep (pending is then empty)
         while out.count < limit {
             let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(readAt)) }
             if n <= 0 { break }
             readAt += n
-            pending += chunk[0..<n]
+            var searchFrom = pending.count
+            if dropped > 0 {
+                // Inside a line too long to keep: only its end is looked for,
+                // and nothing of it is held.
+                guard let end = newline(in: chunk, from: 0, to: n) else {
+                    dropped += n
+                    continue
+                }
+                position += dropped + end + 1
+                logError("journal: \(path): a line of more than \(maxLine) bytes ending at byte offset \(position - 1) is not read")
+                dropped = 0
+                pending = Array(chunk[(end + 1)..<n])
+                searchFrom = 0
+            } else {
+                // Only the new bytes are searched for a newline (as in `scan`).
+                pending += chunk[0..<n]
+            }
             var start = 0
-            while out.count < limit, let newline = pending[start...].firstIndex(of: 0x0A) {
+            while out.count < limit, let newline = newline(in: pending, from: searchFrom, to: pending.count) {
                 let line = Array(pending[start..<newline])
                 position += newline - start + 1
                 start = newline + 1
+                searchFrom = start
                 if !line.isEmpty { out.append(line) }  // empty lines: a write-only journal's, skipped
             }
             pending.removeSubrange(..<start)
+            if pending.count > maxLine {
+                dropped += pending.count
+                pending.removeAll(keepingCapacity: true)
+            }
         }
         // More to read: a whole line after the last one taken?
         var more = pending.contains(0x0A)
@@ -90,6 +115,15 @@ public enum JournalReader {
             more = n > 0 && (pending + chunk[0..<max(n, 0)]).contains(0x0A)
         }
         return (out, position, more)
+    }
+
+    /// The first newline in `bytes[from..<to]` (memchr: this is the readers' inner loop).
+    static func newline(in bytes: [UInt8], from: Int, to: Int) -> Int? {
+        guard from < to else { return nil }
+        return bytes.withUnsafeBufferPointer { b -> Int? in
+            guard let p = memchr(b.baseAddress! + from, 0x0A, to - from) else { return nil }
+            return UnsafeRawPointer(p) - UnsafeRawPointer(b.baseAddress!)
+        }
     }
 
     /// Calls `visit` with each newline-ended line of the file, parsed; a line
