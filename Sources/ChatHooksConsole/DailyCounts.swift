@@ -101,16 +101,40 @@ extension DailyCounts.FileCount {
         while true {
             let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 20_000, maxLine: BackwardReader.maxLine)
             var at = offset
-            for line in lines {
+            // Per route: its newest line of this batch, and where it starts.
+            var newest: [String: (line: Int, offset: Int)] = [:]
+            var known: [(source: [UInt8], event: [UInt8], route: String)] = []
+            for (i, line) in lines.enumerated() {
                 // Where the line starts: a hint for its link (an empty line
                 // skipped before it moves it; the event page then searches).
                 let slice = line[...]
-                if let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice) {
-                    let route = DailyCounts.route(head)
-                    days[String(head.date), default: [:]][route, default: 0] += 1
-                    last[route] = DailyCounts.Last(receivedAt: head.receivedAt, requestID: head.requestID, file: name, offset: at)
+                let route: String
+                let date: String
+                if let raw = RawHead(slice) {
+                    // The route's String made once per batch, not per line.
+                    if let k = known.first(where: { $0.source.elementsEqual(raw.source) && $0.event.elementsEqual(raw.event) }) {
+                        route = k.route
+                    } else {
+                        route = String(decoding: raw.source, as: UTF8.self) + "/" + String(decoding: raw.event, as: UTF8.self)
+                        known.append((Array(raw.source), Array(raw.event), route))
+                    }
+                    date = String(decoding: raw.date, as: UTF8.self)
+                } else if let head = EventStore.headByParsing(slice) {
+                    route = DailyCounts.route(head)
+                    date = String(head.date)
+                } else {
+                    at += line.count + 1
+                    continue
                 }
+                days[date, default: [:]][route, default: 0] += 1
+                newest[route] = (i, at)
                 at += line.count + 1
+            }
+            for (route, n) in newest {
+                let slice = lines[n.line][...]
+                if let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice) {
+                    last[route] = DailyCounts.Last(receivedAt: head.receivedAt, requestID: head.requestID, file: name, offset: n.offset)
+                }
             }
             offset = end
             if !more || lines.isEmpty { break }

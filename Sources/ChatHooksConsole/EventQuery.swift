@@ -1,3 +1,4 @@
+import CStartup
 import ChatHooksCore
 import Glibc
 
@@ -37,6 +38,15 @@ struct EventFilter {
         [("source", source), ("event", event), ("from", from), ("to", to), ("q", q)]
     }
 
+    /// The same test on a line's bytes, before any String is made of it.
+    func acceptsRaw(_ raw: RawHead) -> Bool {
+        if !source.isEmpty && !raw.source.elementsEqual(source.utf8) { return false }
+        if !event.isEmpty && !raw.event.elementsEqual(event.utf8) { return false }
+        if !from.isEmpty && raw.date.lexicographicallyPrecedes(from.utf8) { return false }
+        if !to.isEmpty && to.utf8.lexicographicallyPrecedes(raw.date) { return false }
+        return true
+    }
+
     func acceptsHead(_ head: JournalLineHead) -> Bool {
         if !source.isEmpty && head.source != source { return false }
         if !event.isEmpty && head.event != event { return false }
@@ -49,6 +59,23 @@ struct EventFilter {
     /// The same filter as `chathooks export`'s.
     var exportFilter: (from: String?, to: String?, source: String?, event: String?) {
         (from.isEmpty ? nil : from, to.isEmpty ? nil : to, source.isEmpty ? nil : source, event.isEmpty ? nil : event)
+    }
+}
+
+/// A journal line's date, source and event where the line holds them:
+/// what a filter looks at on every line of a long scan, without a String.
+struct RawHead {
+    let date: ArraySlice<UInt8>
+    let source: ArraySlice<UInt8>
+    let event: ArraySlice<UInt8>
+
+    init?(_ line: ArraySlice<UInt8>) {
+        var f = LeadingFields(line)
+        guard let r = f.nextRange("{\"received_at\":\""), r.count >= 10, let s = f.nextRange(",\"source\":\""),
+              let e = f.nextRange(",\"event\":\"") else { return nil }
+        date = line[r.lowerBound..<(r.lowerBound + 10)]
+        source = line[s]
+        event = line[e]
     }
 }
 
@@ -101,17 +128,20 @@ struct EventStore {
             let name = Files.baseName(path)
             var stop = false
             BackwardReader.lines(path: path, before: fileIndex == startFile ? startOffset : nil) { line, start in
-                guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line) else { return true }
-                if !filter.from.isEmpty && head.date < filter.from {
-                    // The journal is in time order: a few lines out of order
-                    // around midnight are allowed for, then the search ends.
-                    olderInARow += 1
-                    if olderInARow > 1000 { stop = true; return false }
-                    return true
+                // The bytes first: most lines of a long scan go no further.
+                if let raw = RawHead(line) {
+                    if !filter.from.isEmpty && raw.date.lexicographicallyPrecedes(filter.from.utf8) {
+                        // The journal is in time order: a few lines out of order
+                        // around midnight are allowed for, then the search ends.
+                        olderInARow += 1
+                        if olderInARow > 1000 { stop = true; return false }
+                        return true
+                    }
+                    olderInARow = 0
+                    guard filter.acceptsRaw(raw) else { return true }
                 }
-                olderInARow = 0
-                guard filter.acceptsHead(head) else { return true }
                 if let needle, !needle.mayMatch(line) { return true }
+                guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line), filter.acceptsHead(head) else { return true }
                 guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else { return true }
                 if let needle, !needle.matches(record) { return true }
                 if out.count == limit {
@@ -191,30 +221,51 @@ struct TextSearch {
         b.map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 + 32 : $0 }
     }
 
+    /// `needle` (folded) in `hay`, ASCII letters either case: memmem when
+    /// the needle has no letter, else memchr for its first byte in either
+    /// case and a folded compare of the rest.
     static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty else { return true }
         guard hay.count >= needle.count else { return false }
-        let first = needle[0]
-        let upper = (first >= 0x61 && first <= 0x7A) ? first - 32 : first
+        let isLetter = { (c: UInt8) in c >= 0x61 && c <= 0x7A }
         return hay.withUnsafeBufferPointer { h -> Bool in
-            let n = needle.count
-            var i = 0
-            let last = h.count - n
-            while i <= last {
-                let c = h[i]
-                if c == first || c == upper {
+            needle.withUnsafeBufferPointer { nd -> Bool in
+                let base = h.baseAddress!, n = nd.count
+                if !needle.contains(where: isLetter) {
+                    return chathooks_memmem(base, h.count, nd.baseAddress!, n) != nil
+                }
+                let first = nd[0]
+                let other = isLetter(first) ? first - 32 : first
+                let last = h.count - n
+                // The next place of each case of the first byte (past `last`: none), found again only once passed.
+                func find(_ c: UInt8, from i: Int) -> Int {
+                    guard i <= last, let p = memchr(base + i, Int32(c), last - i + 1) else { return last + 1 }
+                    return UnsafeRawPointer(p) - UnsafeRawPointer(base)
+                }
+                var nextA = find(first, from: 0)
+                var nextB = other == first ? last + 1 : find(other, from: 0)
+                while true {
+                    let at = min(nextA, nextB)
+                    guard at <= last else { return false }
                     var k = 1
                     while k < n {
-                        var x = h[i + k]
+                        var x = h[at + k]
                         if x >= 0x41 && x <= 0x5A { x += 32 }
-                        if x != needle[k] { break }
+                        if x != nd[k] { break }
                         k += 1
                     }
                     if k == n { return true }
+                    if nextA == at { nextA = find(first, from: at + 1) }
+                    if nextB == at { nextB = find(other, from: at + 1) }
                 }
-                i += 1
             }
-            return false
+        }
+    }
+
+    /// `needle` exactly (every byte as it is) in `hay`.
+    static func exact(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        hay.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { nd in chathooks_memmem(h.baseAddress!, h.count, nd.baseAddress!, nd.count) != nil }
         }
     }
 

@@ -38,9 +38,51 @@ struct OutcomeLine {
 
     /// `at` and `request_id`, the line's first fields, without parsing it.
     static func head(_ line: ArraySlice<UInt8>) -> (at: String, id: String)? {
+        rawHead(line).map { (String(decoding: line[$0.at], as: UTF8.self), String(decoding: line[$0.id], as: UTF8.self)) }
+    }
+
+    /// The same, as where they are in the line.
+    static func rawHead(_ line: ArraySlice<UInt8>) -> (at: Range<Int>, id: Range<Int>)? {
         var f = LeadingFields(line)
-        guard let time = f.next("{\"at\":\""), let id = f.next(",\"request_id\":\"") else { return nil }
+        guard let time = f.nextRange("{\"at\":\""), let id = f.nextRange(",\"request_id\":\"") else { return nil }
         return (time, id)
+    }
+}
+
+/// A time that the lines read back are compared with: as bytes when a line
+/// is written with the same UTC offset as the limit (our writers' form, one
+/// length: the bytes then sort as the times do), parsed only otherwise.
+struct TimeLimit {
+    let seconds: Int
+    let text: [UInt8]
+
+    init(seconds: Int) {
+        self.seconds = seconds
+        self.text = Array(Timestamp(seconds: seconds).rfc3339.utf8)
+    }
+
+    /// True when `at` is before the limit.
+    func isOlder(_ at: ArraySlice<UInt8>) -> Bool {
+        if at.count == text.count, at.suffix(6).elementsEqual(text.suffix(6)) { return at.lexicographicallyPrecedes(text) }
+        guard let t = Timestamp(rfc3339: String(decoding: at, as: UTF8.self)) else { return false }
+        return t.seconds < seconds
+    }
+}
+
+/// Request ids looked up by their bytes, without a String per line read.
+struct IDSet {
+    let sorted: [[UInt8]]
+
+    init(_ ids: Set<String>) { sorted = ids.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) } }
+
+    func contains(_ id: ArraySlice<UInt8>) -> Bool {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid].elementsEqual(id) { return true }
+            if sorted[mid].lexicographicallyPrecedes(id) { lo = mid + 1 } else { hi = mid }
+        }
+        return false
     }
 }
 
@@ -56,14 +98,15 @@ struct Records {
     func outcomes(for ids: Set<String>, since: Timestamp) -> [String: [OutcomeLine]] {
         var out: [String: [OutcomeLine]] = [:]
         guard !ids.isEmpty else { return out }
-        let limit = since.seconds - 60
+        let limit = TimeLimit(seconds: since.seconds - 60)
+        let wanted = IDSet(ids)
         for path in files.all(.outcomes).reversed() {
             var done = false
             BackwardReader.lines(path: path) { line, _ in
-                guard let head = OutcomeLine.head(line) else { return true }
-                if let t = Timestamp(rfc3339: head.at), t.seconds < limit { done = true; return false }
-                guard ids.contains(head.id), let value = try? JSONParser.parse(Array(line)), let o = OutcomeLine(value) else { return true }
-                out[head.id, default: []].insert(o, at: 0)
+                guard let head = OutcomeLine.rawHead(line) else { return true }
+                if limit.isOlder(line[head.at]) { done = true; return false }
+                guard wanted.contains(line[head.id]), let value = try? JSONParser.parse(Array(line)), let o = OutcomeLine(value) else { return true }
+                out[o.requestID, default: []].insert(o, at: 0)
                 return true
             }
             if done { break }
@@ -99,7 +142,7 @@ struct Records {
     /// Actions whose latest outcome, within the last `days` days, is failed
     /// or deferred: newest first.
     func problems(days: Int = 30, now: Timestamp) -> [Problem] {
-        let limit = now.seconds - days * 86400
+        let limit = TimeLimit(seconds: now.seconds - days * 86400)
         var settled = Set<String>()  // "id#index" whose latest outcome has been seen
         var out: [Problem] = []
         let request = Array("\"run\":\"request\"".utf8), failed = Array("\"outcome\":\"failed\"".utf8),
@@ -107,11 +150,11 @@ struct Records {
         for path in files.all(.outcomes).reversed() {
             var done = false
             BackwardReader.lines(path: path) { line, _ in
-                guard let head = OutcomeLine.head(line) else { return true }
-                if let t = Timestamp(rfc3339: head.at), t.seconds < limit { done = true; return false }
+                guard let head = OutcomeLine.rawHead(line) else { return true }
+                if limit.isOlder(line[head.at]) { done = true; return false }
                 // A request's own line comes before any retry or replay of it:
                 // when all its actions were done, nothing older can be changed by it.
-                if TextSearch.contains(line, request) && !TextSearch.contains(line, failed) && !TextSearch.contains(line, deferred) {
+                if TextSearch.exact(line, request) && !TextSearch.exact(line, failed) && !TextSearch.exact(line, deferred) {
                     return true
                 }
                 guard let value = try? JSONParser.parse(Array(line)), let o = OutcomeLine(value) else { return true }

@@ -80,6 +80,25 @@ final class ConsoleTests: XCTestCase {
         for q in ["chat_id", "item_name", "佐藤"] { XCTAssertFalse(TextSearch(q).matches(record), q) }
     }
 
+    func testSearchAndLimitsOnBytes() {
+        let hay = Array("xxAbC aBd abcd 日本語 a\"b".utf8)[...]
+        for (needle, found) in [("abcd", true), ("ABD", true), ("abce", false), ("日本", true), ("本語 a", true), ("a\"b", true), ("zz", false)] {
+            XCTAssertEqual(TextSearch.contains(hay, TextSearch.fold(Array(needle.utf8))), found, needle)
+        }
+        XCTAssertTrue(TextSearch.exact(hay, Array("aBd".utf8)))
+        XCTAssertFalse(TextSearch.exact(hay, Array("abd".utf8)))
+        // A line's time against a limit: as bytes with the same offset, else parsed.
+        let t = Timestamp(seconds: 1_800_000_000)
+        let limit = TimeLimit(seconds: t.seconds)
+        XCTAssertTrue(limit.isOlder(Array(Timestamp(seconds: t.seconds - 1).rfc3339.utf8)[...]))
+        XCTAssertFalse(limit.isOlder(Array(Timestamp(seconds: t.seconds + 1).rfc3339.utf8)[...]))
+        XCTAssertTrue(limit.isOlder(Array("2020-01-01T00:00:00.000+09:00".utf8)[...]))
+        XCTAssertFalse(limit.isOlder(Array("2099-01-01T00:00:00-05:00".utf8)[...]))
+        let ids = IDSet(["01A", "01C", "01B"])
+        XCTAssertTrue(ids.contains(Array("01B".utf8)[...]))
+        XCTAssertFalse(ids.contains(Array("01D".utf8)[...]))
+    }
+
     func testThrottleLocksAfterFiveAndForgetsOnSuccess() {
         let folder = NSTemporaryPath("throttle")
         mkdir(folder, 0o700)

@@ -20,5 +20,7 @@ const char *chathooks_sqlite_version(void);
  * back from its end with it. */
 #include <stddef.h>
 void *chathooks_memrchr(const void *s, int c, size_t n);
+/* glibc's memmem (GNU too): the first `needle` in `haystack`, or NULL. */
+void *chathooks_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 
 #endif

@@ -74,22 +74,25 @@ public enum BackwardReader {
                 buffer = []
                 pendingEnd = 0
             }
+            // A line longer than the pieces: read it in larger and larger ones.
+            if pendingEnd > size / 2 && size < (4 << 20) { size *= 2 }
             let n = min(size, bufferStart)
-            var chunk = [UInt8](repeating: 0, count: n)
-            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(bufferStart - n)) }
-            guard got == n else { return true }
-            // Only the unconsumed part is kept: what was handed out is dropped
-            // (and all of a line too long to keep).
-            if pendingEnd > 0 {
-                chunk.reserveCapacity(n + pendingEnd)
-                buffer.withUnsafeBufferPointer { chunk.append(contentsOf: $0[0..<pendingEnd]) }
+            // The new piece, then what is left of the last one (only the
+            // unconsumed part: what was handed out, and all of a line too
+            // long to keep, is dropped). Not zero-filled first.
+            var failed = false
+            let kept = pendingEnd
+            let next = [UInt8](unsafeUninitializedCapacity: n + kept) { out, initialized in
+                let got = pread(fd, out.baseAddress, n, off_t(bufferStart - n))
+                if got != n { failed = true; initialized = 0; return }
+                if kept > 0 { buffer.withUnsafeBufferPointer { memcpy(out.baseAddress! + n, $0.baseAddress!, kept) } }
+                initialized = n + kept
             }
-            buffer = chunk
+            guard !failed else { return true }
+            buffer = next
             bufferStart -= n
             pendingEnd = buffer.count
             unsearched = n
-            // A very long line: read it in larger and larger pieces.
-            if size < (4 << 20) { size *= 2 }
         }
     }
 }
@@ -134,10 +137,19 @@ public struct LeadingFields {
     /// The value after `key` (`,"name":"`) when the line goes on with it;
     /// nil, and nothing read, when it does not, or when the value holds an
     /// escape (the full parser reads such a line).
-    public mutating func next(_ key: String) -> String? {
-        let k = Array(key.utf8)
-        guard line.endIndex - at > k.count, line[at..<(at + k.count)].elementsEqual(k) else { return nil }
-        var j = at + k.count
+    public mutating func next(_ key: StaticString) -> String? {
+        nextRange(key).map { String(decoding: line[$0], as: UTF8.self) }
+    }
+
+    /// Where the value is in the line, without making a String of it.
+    public mutating func nextRange(_ key: StaticString) -> Range<Int>? {
+        let n = key.utf8CodeUnitCount
+        guard line.endIndex - at > n else { return nil }
+        let same = line.withUnsafeBufferPointer { b in
+            memcmp(b.baseAddress! + (at - line.startIndex), key.utf8Start, n) == 0
+        }
+        guard same else { return nil }
+        var j = at + n
         let start = j
         while j < line.endIndex, line[j] != 0x22 {
             if line[j] == 0x5C { return nil }
@@ -145,6 +157,6 @@ public struct LeadingFields {
         }
         guard j < line.endIndex else { return nil }
         at = j + 1
-        return String(decoding: line[start..<j], as: UTF8.self)
+        return start..<j
     }
 }
