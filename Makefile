@@ -6,7 +6,7 @@ BIN := .build/release
 HANDLERS := $(shell cat scripts/receivers.txt)
 PORT ?= 8080
 
-.PHONY: all deps build dist test run clean bench bench-spalo link-order soak
+.PHONY: all deps build dist test run clean bench bench-spalo bench-console link-order soak
 
 all: build
 
@@ -47,6 +47,14 @@ bench: deps
 bench-spalo: deps
 	@bench/setup.sh
 	python3 bench/run.py --only spalo $(if $(BENCH_BIN),--bin $(BENCH_BIN))
+
+# Only the benchmark's section 8 (the console's pages as CGI on a journal of
+# 1,000,000 events, one file and monthly files), a few minutes (plus about a
+# minute, once, to write the journal into bench/work/console-data/); writes
+# bench/work/console-only/RESULTS-console.md. BENCH_BIN as for bench-spalo.
+bench-console: deps
+	@bench/setup.sh
+	python3 bench/run.py --only console $(if $(BENCH_BIN),--bin $(BENCH_BIN))
 
 # 10 minutes of mixed traffic through nginx to one FastCGI process: RSS and open
 # descriptors sampled and required flat, nothing lost (not in `make test`;
