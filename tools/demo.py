@@ -48,6 +48,8 @@ SEND_WEBHOOK_KEY = "D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M0D3M05E9D"
 DATASET_CLIENT_SECRET = "demo-dataset-client-secret"
 SEARCH_CLIENT_SECRET = "demo-search-client-secret"
 SEND_CLIENT_SECRET = "demo-send-client-secret"
+# The web console's password (the demo serves on 127.0.0.1 only).
+CONSOLE_PASSWORD = "demo-console-password"
 WEBHOOK_KEYS = {"dataset": DATASET_WEBHOOK_KEY, "search": SEARCH_WEBHOOK_KEY, "send": SEND_WEBHOOK_KEY}
 CLIENT_SECRETS = {"dataset": DATASET_CLIENT_SECRET, "search": SEARCH_CLIENT_SECRET, "send": SEND_CLIENT_SECRET}
 RUN_DIR_ENV = "CHATHOOKS_RUN_DIR"
@@ -58,7 +60,12 @@ GROUP_GRACE = 5  # seconds a stopped server's process group gets before SIGKILL
 
 def demo_config():
     text = (REPO / "examples" / "chathooks.json5").read_text(encoding="utf-8")
-    return stacklib.fill_placeholders(text, TOKEN, WEBHOOK_KEYS, CLIENT_SECRETS)
+    text = stacklib.fill_placeholders(text, TOKEN, WEBHOOK_KEYS, CLIENT_SECRETS)
+    # The example's console line, turned on with the demo's password.
+    line = '  // admin: { passwordHash: "$2b$12$...", idleHours: 8 },'
+    assert line in text, "examples/chathooks.json5 no longer has the admin line the demo turns on"
+    console_hash = bcrypt.hashpw(CONSOLE_PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    return text.replace(line, f'  admin: {{ passwordHash: "{console_hash}" }},')
 
 
 def sample(handler):
@@ -441,6 +448,7 @@ def serve(site, stack, folder):
     say(f"  python3 -c \"import bcrypt,json; d=json.load(open('examples/samples/dataset.json')); d['webhookKey']='{WEBHOOK_KEYS['dataset']}'; "
         f"d['secretHash']=bcrypt.hashpw(b'{CLIENT_SECRETS['dataset']}', bcrypt.gensalt(4)).decode(); print(json.dumps(d))\" "
         f"| curl -sS -i -H 'Content-Type: application/json' --data-binary @- {stack.url('spalo-dataset')}")
+    say(f"\nthe web console (管理画面): http://127.0.0.1:{stack.port}/hooks/admin/  password: {CONSOLE_PASSWORD}")
     say(f"\nlogs: {root}/logs/error.log — serving until Ctrl-C")
 
 

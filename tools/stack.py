@@ -120,7 +120,8 @@ class Site:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # Every folder on the way must be reachable by the service user.
         os.chmod(self.root, 0o755)
-        for h in HANDLERS:
+        # Every receiver, and the multi-call chathooks (the console, the routed FastCGI process).
+        for h in HANDLERS + ["chathooks"]:
             shutil.copy2(self.bin_dir / h, self.root / "bin" / h)
         self.config_path = self.root / "chathooks.json5"
         self.config_path.write_text(config_text, encoding="utf-8")

@@ -23,12 +23,17 @@ public enum Console {
             logError("admin: \(error.logLine)")
             return errorPage(503, "設定ファイルを読めません", "設定ファイル (chathooks.json5) に問題があるため、管理画面を開けません。`chathooks check` で内容を確かめてください。/ The configuration file cannot be used: run chathooks check.")
         }
-        guard config.admin.enabled || !config.adminProblems.isEmpty else { return notFound(request, config) }
-        guard config.adminProblems.isEmpty else {
-            for p in config.adminProblems { logError("admin: \(config.path): \(p)") }
+        let admin: AdminSettings
+        do throws(ConfigError) {
+            guard let a = try AdminConfigDecoder.admin(configPath: config.path, environment: { request.variables[$0] }) else {
+                return notFound(request, config)
+            }
+            admin = a
+        } catch {
+            for p in error.problems { logError("admin: \(config.path): \(p)") }
             return errorPage(503, "管理画面の設定に問題があります", "設定ファイルの admin の項目に問題があります。`chathooks check` で内容を確かめてください。/ The admin block of the configuration has a problem: run chathooks check.")
         }
-        var context = Context(request: request, config: config, body: body ?? [])
+        var context = Context(request: request, config: config, admin: admin, body: body ?? [])
         // `admin` without its slash: the pages' relative links need it.
         if page.isEmpty { return redirect("admin/") }
         let name = String(page.dropFirst())
@@ -133,6 +138,7 @@ public enum Console {
 struct Context {
     let request: Request
     let config: Config
+    let admin: AdminSettings
     let body: [UInt8]
     var csrf = ""
     var token = ""
@@ -140,12 +146,13 @@ struct Context {
     let folder: String
     let sessions: SessionStore
 
-    init(request: Request, config: Config, body: [UInt8]) {
+    init(request: Request, config: Config, admin: AdminSettings, body: [UInt8]) {
         self.request = request
         self.config = config
+        self.admin = admin
         self.body = body
         self.folder = config.journal.files.folder + "/console"
-        self.sessions = SessionStore(folder: folder, idleSeconds: config.admin.idleSeconds)
+        self.sessions = SessionStore(folder: folder, idleSeconds: admin.idleSeconds)
     }
 
     var pageName: String { String((Router.consolePath(request)?.page ?? "").dropFirst().prefix(40)) }
@@ -213,15 +220,39 @@ struct Context {
         return ok && folder.hasSuffix("/admin/") ? folder : nil
     }
 
-    /// `http://host` or `https://host` of this request: what `Origin` must be.
-    var ownOrigin: String? {
+    /// This request's own origin (scheme, host, port): what `Origin` must
+    /// be. The host from `Host`; its port from `Host`, else `SERVER_PORT`
+    /// (Debian's nginx passes `Host` without its port), else the scheme's.
+    var ownOrigin: Origin? {
         guard let host = request.variables["HTTP_HOST"], !host.isEmpty else { return nil }
-        return (isHTTPS ? "https://" : "http://") + host
+        let scheme = isHTTPS ? "https" : "http"
+        guard var own = Origin(scheme: scheme, authority: host) else { return nil }
+        if !own.portGiven, let p = request.variables["SERVER_PORT"].flatMap({ Int($0) }) { own.port = p }
+        return own
+    }
+
+    /// True when the request's `Origin` is this site. Behind a proxy that ends
+    /// TLS (`allowPlainHTTP`), the scheme and port we see are the proxy's
+    /// inside ones: the host must match then, and is what a foreign site cannot forge.
+    func sameOrigin(_ header: String) -> Bool {
+        guard let own = ownOrigin, let b = header.utf8.firstIndex(of: UInt8(ascii: ":")),
+              let theirs = Origin(scheme: String(header[..<b]).lowercased(),
+                                  authority: String(header[header.utf8.index(b, offsetBy: 1)...].drop { $0 == "/" }))
+        else { return false }
+        guard theirs.host == own.host else { return false }
+        if admin.allowPlainHTTP { return true }
+        return theirs.scheme == own.scheme && theirs.port == own.port
+    }
+
+    /// A request's value for a log line: printable ASCII, at most 100 characters.
+    static func printable(_ s: String) -> String {
+        String(decoding: s.utf8.prefix(100).map { $0 >= 0x20 && $0 < 0x7F ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
     }
 
     /// The refusal for a POST that is not from our own page: another origin, or no CSRF token of this session.
     func refusePost(session: SessionStore.Session?) -> Response? {
-        guard let origin = request.variables["HTTP_ORIGIN"], let own = ownOrigin, origin.lowercased() == own.lowercased() else {
+        guard let origin = request.variables["HTTP_ORIGIN"], sameOrigin(origin) else {
+            logError("admin: a POST refused: its Origin (\(Context.printable(request.variables["HTTP_ORIGIN"] ?? "none"))) is not this site's (\(Context.printable(ownOrigin.map { "\($0.scheme)://\($0.host):\($0.port)" } ?? "no Host header")))")
             return Console.refuse(self, 403, "origin", "別のサイトから送られた操作は受け付けません (Origin が一致しません)。/ Refused: the request's Origin is not this site.")
         }
         if let session {
@@ -237,23 +268,22 @@ struct Context {
 enum Login {
     static func post(_ context: inout Context, bodyTooLong: Bool) -> Response {
         if let refusal = context.refusePost(session: nil) { return refusal }
-        guard context.isHTTPS || context.isLoopback || context.config.admin.allowPlainHTTP else {
+        guard context.isHTTPS || context.isLoopback || context.admin.allowPlainHTTP else {
             return Console.refuse(context, 403, "https_required", "パスワードを暗号化せずに送ることになるため、HTTPS でアクセスしてください (TLS を終端するプロキシの後ろなら admin.allowPlainHTTP: true)。/ Log in over HTTPS.")
         }
         let throttle = LoginThrottle(folder: context.folder)
         try? Files.makeDirectories(context.folder, mode: 0o700)
         let address = context.request.remoteAddress
         let now = Timestamp.now().seconds
-        let wait = throttle.lockedFor(address, now: now)
+        let wait = throttle.begin(address, now: now)
         if wait > 0 {
             return Console.refuse(context, 429, "locked", "ログインの失敗が続いたため、しばらくログインできません。\((wait + 59) / 60) 分後にもう一度お試しください。/ Too many failed logins: try again later.",
                                   headers: [("Retry-After", String(wait))])
         }
         let password = bodyTooLong ? "" : (context.form["password"] ?? "")
         do throws(Bcrypt.Failure) {
-            try Bcrypt.verify(secret: password, hash: context.config.admin.passwordHash)
+            try Bcrypt.verify(secret: password, hash: context.admin.passwordHash)
         } catch {
-            throttle.failed(address, now: now)
             Pipeline.recordRejection(route: "admin/login", HTTPError(401, "login_failed", "wrong password"), context.request, .loaded(context.config))
             return Pages.login(context, status: 401, message: "パスワードが違います。/ Wrong password.")
         }
@@ -262,5 +292,42 @@ enum Login {
             return Console.errorPage(500, "ログインできません", "セッションを保存できませんでした (journal のフォルダーに書き込めますか?)。/ The session could not be stored: can the journal's folder be written?")
         }
         return Console.redirect("./", headers: [("Set-Cookie", context.cookie(value: session.token, maxAge: nil))])
+    }
+}
+
+/// An origin: scheme, host (lower case) and port.
+struct Origin: Equatable {
+    var scheme: String
+    var host: String
+    var port: Int
+    var portGiven: Bool
+
+    /// From `host[:port]` (`[v6]:port` too); anything else (a path, user
+    /// information, a second port) is no origin.
+    init?(scheme: String, authority: String) {
+        guard scheme == "http" || scheme == "https" else { return nil }
+        self.scheme = scheme
+        let a = authority.lowercased()
+        var host = a
+        var portText: Substring?
+        if a.hasPrefix("[") {
+            guard let close = a.firstIndex(of: "]") else { return nil }
+            host = String(a[...close])
+            let rest = a[a.index(after: close)...]
+            if rest.hasPrefix(":") { portText = rest.dropFirst() } else if !rest.isEmpty { return nil }
+        } else if let colon = a.lastIndex(of: ":") {
+            host = String(a[..<colon])
+            portText = a[a.index(after: colon)...]
+        }
+        guard !host.isEmpty, host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x2F && $0 != 0x40 && $0 != 0x3F && $0 != 0x23 }) else { return nil }
+        self.host = host
+        if let portText {
+            guard let p = Int(portText), p > 0, p < 65536 else { return nil }
+            self.port = p
+            self.portGiven = true
+        } else {
+            self.port = scheme == "https" ? 443 : 80
+            self.portGiven = false
+        }
     }
 }

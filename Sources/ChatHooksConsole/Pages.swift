@@ -165,7 +165,11 @@ enum Pages {
                     h.raw("</span>")
                 }
                 h.raw("</td><td class=\"who\">")
-                h.value(who(e.record), limit: 80)
+                for (i, part) in who(e.record).enumerated() {
+                    if i > 0 { h.raw(" / ") }
+                    h.raw(part.label)
+                    h.value(part.value, limit: 60)
+                }
                 h.raw("</td><td class=\"outcome\">")
                 if let s = Records.summary(outcomes[e.head.requestID]) {
                     h.raw(s.ok ? "<span class=\"ok\">" : "<span class=\"bad\">")
@@ -220,14 +224,15 @@ enum Pages {
         h.raw("></label><button type=\"submit\" id=\"filter-button\">絞り込む</button></form>")
     }
 
-    /// Who an event is about: the chat and visitor, or SPALO's user.
-    static func who(_ record: JournalRecord) -> String {
-        var parts: [String] = []
-        if let chat = record.payload["chat_id"]?.scalarText { parts.append("チャット \(chat)") }
-        if let visitor = record.payload["visitor_id"]?.scalarText { parts.append("訪問者 \(visitor)") }
-        if let name = record.payload["info"]?["userName"]?.scalarText { parts.append(name) }
-        if let sender = record.payload["senderName"]?.scalarText { parts.append(sender) }
-        return parts.joined(separator: " / ")
+    /// Who an event is about: the chat and visitor, or SPALO's user; each
+    /// value shown apart from our label (isolated).
+    static func who(_ record: JournalRecord) -> [(label: StaticString, value: String)] {
+        var parts: [(label: StaticString, value: String)] = []
+        if let chat = record.payload["chat_id"]?.scalarText { parts.append(("チャット ", chat)) }
+        if let visitor = record.payload["visitor_id"]?.scalarText { parts.append(("訪問者 ", visitor)) }
+        if let name = record.payload["info"]?["userName"]?.scalarText { parts.append(("", name)) }
+        if let sender = record.payload["senderName"]?.scalarText { parts.append(("", sender)) }
+        return parts
     }
 
     // MARK: one event
@@ -420,16 +425,23 @@ enum Pages {
             default: h.raw("<li class=\"msg system\">")
             }
             h.raw("<span class=\"time\">")
-            h.text(m.postDate ?? "")
+            h.value(m.postDate ?? "")
             h.raw("</span><span class=\"who\">")
-            let role: String
+            let role: StaticString
             switch m.type {
             case .staff?: role = "オペレーター"
             case .visitor?: role = "訪問者"
             case .system?: role = "システム"
             case nil: role = ""
             }
-            h.text(m.postUser.map { role.isEmpty ? $0 : "\($0) (\(role))" } ?? role)
+            // The name on its own (isolated: a direction override in it
+            // must not turn our words around), then its role.
+            if let user = m.postUser {
+                h.value(user)
+                if role.utf8CodeUnitCount > 0 { h.raw(" (") ; h.raw(role); h.raw(")") }
+            } else {
+                h.raw(role)
+            }
             h.raw("</span><span class=\"text\">")
             h.text(m.message ?? "")
             h.raw("</span></li>")
@@ -548,15 +560,88 @@ enum Pages {
 
     static func export(_ context: Context) -> Response {
         let filter = EventFilter(context.query)
-        let files = context.config.journal.files
-        let f = filter.exportFilter
-        let exportFilter = Export.Filter(from: f.from, to: f.to, source: f.source, event: f.event)
+        switch ConsoleExport.csv(EventStore(context.config.journal.files), filter) {
+        case .success(let bytes):
+            return Response(status: 200, contentType: "text/csv; charset=utf-8",
+                            headers: Console.securityHeaders + [("Content-Disposition", "attachment; filename=\"chathooks-events.csv\"")],
+                            body: bytes)
+        case .failure(let tooMany):
+            return Console.errorPage(413, "件数が多すぎます",
+                                     "この条件に合うイベントは \(tooMany.count) 件あり、画面からダウンロードできるのは \(ConsoleExport.limit) 件までです。日付で絞り込むか、サーバーで chathooks export を使ってください。/ Too many events for a download: narrow the dates, or run chathooks export.")
+        }
+    }
+}
+
+/// The events page's filter as `chathooks export`'s CSV, the same file,
+/// made in two passes over the journal so that no more than the CSV itself
+/// is held: the columns and the matching requests first, then the rows. At
+/// most `limit` events (a CGI process on shared hosting has little memory).
+enum ConsoleExport {
+    static let limit = 100_000
+
+    struct TooMany: Error { var count: Int }
+
+    static func csv(_ store: EventStore, _ filter: EventFilter) -> Result<[UInt8], TooMany> {
         let needle = filter.q.isEmpty ? nil : TextSearch(filter.q)
-        let records = JournalReader.records(files: files) { _ in true }.filter { exportFilter.accepts($0) && (needle?.matches($0) ?? true) }
-        let bytes = Export.csv(records, outcomes: Export.outcomes(files))
-        return Response(status: 200, contentType: "text/csv; charset=utf-8",
-                        headers: Console.securityHeaders + [("Content-Disposition", "attachment; filename=\"chathooks-events.csv\"")],
-                        body: bytes)
+        var columns = Export.fixedColumns
+        var ids = Set<String>()
+        var count = 0
+        forEach(store, filter, needle) { record in
+            count += 1
+            if count <= limit {
+                ids.insert(record.requestID)
+                _ = Export.row(record, outcome: "", columns: &columns)
+            }
+        }
+        guard count <= limit else { return .failure(TooMany(count: count)) }
+        let outcomes = latestOutcomes(store.files, ids)
+        var out: [UInt8] = [0xEF, 0xBB, 0xBF]
+        out += Export.line(columns)
+        forEach(store, filter, needle) { record in
+            var unused = columns
+            let row = Export.row(record, outcome: Export.summary(outcomes[record.requestID]), columns: &unused)
+            out += Export.line(columns.map { row[$0] ?? "" })
+        }
+        return .success(out)
+    }
+
+    /// Every record the filter accepts, oldest first, read a batch of lines at a time.
+    static func forEach(_ store: EventStore, _ filter: EventFilter, _ needle: TextSearch?, _ body: (JournalRecord) -> Void) {
+        for path in store.paths {
+            var offset = 0
+            while true {
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                for line in lines {
+                    let slice = line[...]
+                    guard let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice), filter.acceptsHead(head) else { continue }
+                    if let needle, !needle.mayMatch(slice) { continue }
+                    guard let value = try? JSONParser.parse(line), let record = JournalRecord(value) else { continue }
+                    if let needle, !needle.matches(record) { continue }
+                    body(record)
+                }
+                offset = end
+                if !more || lines.isEmpty { break }
+            }
+        }
+    }
+
+    /// The latest outcome of each action of these requests (a retry or replay replaces the request's own).
+    static func latestOutcomes(_ files: JournalFiles, _ ids: Set<String>) -> [String: [Int: (type: String, outcome: String, why: String)]] {
+        var out: [String: [Int: (type: String, outcome: String, why: String)]] = [:]
+        for path in files.all(.outcomes) {
+            var offset = 0
+            while true {
+                let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000)
+                for line in lines {
+                    guard let head = OutcomeLine.head(line[...]), ids.contains(head.id),
+                          let value = try? JSONParser.parse(line), let o = OutcomeLine(value) else { continue }
+                    for a in o.actions { out[o.requestID, default: [:]][a.index] = (a.type, a.outcome, a.why) }
+                }
+                offset = end
+                if !more || lines.isEmpty { break }
+            }
+        }
+        return out
     }
 }
 
@@ -572,11 +657,27 @@ enum Pretty {
             guard !a.isEmpty else { return "[]" }
             return "[\n" + a.map { pad + json($0, indent: indent + 1) }.joined(separator: ",\n") + "\n" + end + "]"
         default:
-            return String(decoding: JSONWriter.serialize(value), as: UTF8.self)
+            return visible(String(decoding: JSONWriter.serialize(value), as: UTF8.self))
         }
     }
 
-    static func quoted(_ s: String) -> String { String(decoding: JSONWriter.serialize(.string(s)), as: UTF8.self) }
+    static func quoted(_ s: String) -> String { visible(String(decoding: JSONWriter.serialize(.string(s)), as: UTF8.self)) }
+
+    /// The record as it is, but a direction control written as its JSON
+    /// escape (`\u202E`): the same JSON, and nothing in it turns the text around.
+    static func visible(_ json: String) -> String {
+        guard HTML.hasBidiControl(json) else { return json }
+        var out = ""
+        for u in json.unicodeScalars {
+            if HTML.hasBidiControl(String(u)) {
+                let hex = String(u.value, radix: 16, uppercase: true)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
 }
 
 /// The two repairs: replay an event's actions, retry the spool.

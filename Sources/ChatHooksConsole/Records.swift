@@ -38,18 +38,8 @@ struct OutcomeLine {
 
     /// `at` and `request_id`, the line's first fields, without parsing it.
     static func head(_ line: ArraySlice<UInt8>) -> (at: String, id: String)? {
-        var at = line.startIndex
-        func field(_ name: String) -> String? {
-            let key = Array(name.utf8)
-            guard line.endIndex - at > key.count, line[at..<(at + key.count)].elementsEqual(key) else { return nil }
-            var j = at + key.count
-            let start = j
-            while j < line.endIndex, line[j] != 0x22, line[j] != 0x5C { j += 1 }
-            guard j < line.endIndex, line[j] == 0x22 else { return nil }
-            at = j + 1
-            return String(decoding: line[start..<j], as: UTF8.self)
-        }
-        guard let time = field("{\"at\":\""), let id = field(",\"request_id\":\"") else { return nil }
+        var f = LeadingFields(line)
+        guard let time = f.next("{\"at\":\""), let id = f.next(",\"request_id\":\"") else { return nil }
         return (time, id)
     }
 }

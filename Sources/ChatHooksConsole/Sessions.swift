@@ -147,19 +147,27 @@ struct LoginThrottle {
 
     /// Seconds until the address may try again; 0 when it may now.
     func lockedFor(_ address: String, now: Int) -> Int {
-        withTable(write: false) { table in
-            var wait = 0
-            for (key, limit) in [(LoginThrottle.key(address), LoginThrottle.perAddress), (LoginThrottle.everyone, LoginThrottle.overall)] {
-                if let e = table[key], e.count >= limit, now - e.last < LoginThrottle.window {
-                    wait = max(wait, LoginThrottle.window - (now - e.last))
-                }
-            }
-            return wait
-        }
+        withTable(write: false) { table in LoginThrottle.wait(table, address, now) }
     }
 
-    func failed(_ address: String, now: Int) {
+    static func wait(_ table: [String: Entry], _ address: String, _ now: Int) -> Int {
+        var wait = 0
+        for (key, limit) in [(LoginThrottle.key(address), LoginThrottle.perAddress), (LoginThrottle.everyone, LoginThrottle.overall)] {
+            if let e = table[key], e.count >= limit, now - e.last < LoginThrottle.window {
+                wait = max(wait, LoginThrottle.window - (now - e.last))
+            }
+        }
+        return wait
+    }
+
+    /// One try begins: refused (the seconds to wait) while locked, else
+    /// counted as a failure at once, under the lock, before the password is
+    /// checked, so that tries sent side by side are counted too (at most
+    /// five get past). `succeeded` takes it back.
+    func begin(_ address: String, now: Int) -> Int {
         withTable(write: true) { table in
+            let wait = LoginThrottle.wait(table, address, now)
+            guard wait == 0 else { return wait }
             for key in [LoginThrottle.key(address), LoginThrottle.everyone] {
                 var e = table[key] ?? Entry(count: 0, last: now)
                 if now - e.last >= LoginThrottle.window { e.count = 0 }
@@ -167,11 +175,19 @@ struct LoginThrottle {
                 e.last = now
                 table[key] = e
             }
+            return 0
         }
     }
 
+    /// The right password: the address starts again, and its try is not one of all's failures.
     func succeeded(_ address: String) {
-        withTable(write: true) { table in table[LoginThrottle.key(address)] = nil }
+        withTable(write: true) { table in
+            table[LoginThrottle.key(address)] = nil
+            if var e = table[LoginThrottle.everyone] {
+                e.count -= 1
+                table[LoginThrottle.everyone] = e.count > 0 ? e : nil
+            }
+        }
     }
 
     /// The address as a key of the table: one word, never `*`.

@@ -50,11 +50,11 @@ def config_text():
 
 
 @contextmanager
-def running(kind, **kw):
+def running(kind, config=None, **kw):
     """A started stack of the given class on a fresh site in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="chathooks-it-") as tmp:
         os.chmod(tmp, 0o755)  # the servers run as www-data when the tests run as root
-        site = Site(Path(tmp) / "site", config_text())
+        site = Site(Path(tmp) / "site", config or config_text())
         stack = kind(site, **kw)
         try:
             stack.start()

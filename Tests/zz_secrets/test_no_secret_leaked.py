@@ -121,7 +121,7 @@ def harvest_config(path: Path):
     except (OSError, UnicodeDecodeError):
         return found
     spans = [m.group(1) for m in re.finditer(r"tokens\s*:\s*\[(.*?)\]", text, re.S)]
-    spans += [m.group(1) for m in re.finditer(r"(?:webhookKey|clientSecret|conninfo)\s*:\s*(\"[^\"]*\"|\{[^}]*\})", text)]
+    spans += [m.group(1) for m in re.finditer(r"(?:webhookKey|clientSecret|conninfo|passwordHash)\s*:\s*(\"[^\"]*\"|\{[^}]*\})", text)]
     for span in spans:
         for m in re.finditer(r'(file|env)\s*:\s*"([^"]+)"|' + CONFIG_STRING.pattern, span):
             if m.group(1) == "file":

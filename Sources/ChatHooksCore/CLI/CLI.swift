@@ -130,6 +130,15 @@ public enum CLI {
             } catch {
                 problems += error.problems
             }
+            do throws(ConfigError) {
+                if let admin = try AdminConfigDecoder.admin(configPath: path) {
+                    notes.append("admin: the web console is on (admin/; a session ends after \(admin.idleSeconds / 3600) h idle)")
+                } else {
+                    notes.append("admin: no web console (add admin: { passwordHash } to have one: chathooks passwd)")
+                }
+            } catch {
+                problems += error.problems
+            }
             // What a source quotes from its files is printed without the config's secrets.
             let lookups = LookupCheck.run(config)
             problems += lookups.problems.map { config.redacting($0) }
@@ -149,9 +158,6 @@ public enum CLI {
         var out = "\(config.path): valid\n"
         out += "journal: \(config.journal.path) (fsync \(config.journal.fsync ? "on" : "off"))\n"
         out += "body limit: \(config.maxBodyBytes) bytes\n"
-        out += config.admin.enabled
-            ? "admin: the web console is on (admin/; a session ends after \(config.admin.idleSeconds / 3600) h idle)\n"
-            : "admin: no web console (add admin: { passwordHash } to have one: chathooks passwd)\n"
         for kind in ReceiverKind.allCases {
             var describer = Describer(config: config)
             out += "\(kind.route) (\(kind.executableName)): " + kind.visit(&describer)

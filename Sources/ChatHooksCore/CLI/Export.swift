@@ -47,7 +47,7 @@ package enum Export {
 
     /// `成功` when every action was done, else what failed or waits; empty
     /// for an event that ran no action (or from before outcomes were kept).
-    static func summary(_ actions: [Int: (type: String, outcome: String, why: String)]?) -> String {
+    package static func summary(_ actions: [Int: (type: String, outcome: String, why: String)]?) -> String {
         guard let actions, !actions.isEmpty else { return "" }
         let ordered = actions.sorted { $0.key < $1.key }.map(\.value)
         let failed = ordered.filter { $0.outcome == "failed" }
@@ -61,7 +61,7 @@ package enum Export {
 
     // MARK: the CSV
 
-    static let fixedColumns = ["受信日時", "送信元", "イベント", "Webhook", "リクエストID", "チャットID", "訪問者ID", "処理結果"]
+    package static let fixedColumns = ["受信日時", "送信元", "イベント", "Webhook", "リクエストID", "チャットID", "訪問者ID", "処理結果"]
 
     /// Excel's CSV: UTF-8 with a BOM (so that Excel reads it as UTF-8 on a
     /// double-click), CRLF between rows, RFC 4180 quoting; one row per
@@ -70,35 +70,38 @@ package enum Export {
     package static func csv(_ records: [JournalRecord], outcomes: [String: [Int: (type: String, outcome: String, why: String)]]) -> [UInt8] {
         var columns = fixedColumns
         var rows: [[String: String]] = []
-        for record in records {
-            var row: [String: String] = [:]
-            row["受信日時"] = localTime(record.receivedAt)
-            row["送信元"] = record.source
-            row["イベント"] = record.event
-            row["Webhook"] = record.webhook
-            row["リクエストID"] = record.requestID
-            row["処理結果"] = summary(outcomes[record.requestID])
-            for (name, value) in fields(AcceptedEvent(record: record).event) {
-                if name == "チャットID" || name == "訪問者ID" {
-                    row[name] = value
-                    continue
-                }
-                // An item named like one of our columns (or twice) keeps its own column.
-                var column = name
-                while fixedColumns.contains(column) || row[column] != nil { column += " (項目)" }
-                if !columns.contains(column) { columns.append(column) }
-                row[column] = value
-            }
-            rows.append(row)
-        }
+        for record in records { rows.append(row(record, outcome: summary(outcomes[record.requestID]), columns: &columns)) }
         var out: [UInt8] = [0xEF, 0xBB, 0xBF]
         out += line(columns)
         for row in rows { out += line(columns.map { row[$0] ?? "" }) }
         return out
     }
 
+    /// One event's cells by column, adding to `columns` the ones it brings.
+    package static func row(_ record: JournalRecord, outcome: String, columns: inout [String]) -> [String: String] {
+        var row: [String: String] = [:]
+        row["受信日時"] = localTime(record.receivedAt)
+        row["送信元"] = record.source
+        row["イベント"] = record.event
+        row["Webhook"] = record.webhook
+        row["リクエストID"] = record.requestID
+        row["処理結果"] = outcome
+        for (name, value) in fields(AcceptedEvent(record: record).event) {
+            if name == "チャットID" || name == "訪問者ID" {
+                row[name] = value
+                continue
+            }
+            // An item named like one of our columns (or twice) keeps its own column.
+            var column = name
+            while fixedColumns.contains(column) || row[column] != nil { column += " (項目)" }
+            if !columns.contains(column) { columns.append(column) }
+            row[column] = value
+        }
+        return row
+    }
+
     /// One CSV row, CRLF-ended.
-    static func line(_ cells: [String]) -> [UInt8] {
+    package static func line(_ cells: [String]) -> [UInt8] {
         var out: [UInt8] = []
         for (i, cell) in cells.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }

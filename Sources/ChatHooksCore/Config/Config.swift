@@ -17,27 +17,8 @@ public struct Config: Sendable {
     /// outside both blocks (syntax, journal, limits) stops every receiver.
     public var chatdealerProblems: [String] = []
     public var spaloProblems: [String] = []
-    /// The web console (`admin/`): off while its password hash is empty.
-    public var admin = AdminSettings()
-    /// Problems inside the `admin` block: they stop the console, never a receiver.
-    public var adminProblems: [String] = []
 
     public static let defaultMaxBodyBytes = 1 << 20
-}
-
-/// `admin: { passwordHash, idleHours, allowPlainHTTP }`: the web console. Not
-/// an Optional (see `JournalRecord.webhook`): an empty hash means off.
-public struct AdminSettings: Sendable {
-    /// bcrypt (`chathooks passwd`); empty: no console (every admin/ URL is 404).
-    public var passwordHash = ""
-    /// A session ends after this long without a request (8 hours by default).
-    public var idleSeconds = 8 * 3600
-    /// Logging in over plain HTTP from another machine is refused unless this
-    /// is set (a TLS proxy in front that does not tell us so).
-    public var allowPlainHTTP = false
-
-    public init() {}
-    public var enabled: Bool { !passwordHash.isEmpty }
 }
 
 public struct JournalSettings: Sendable {

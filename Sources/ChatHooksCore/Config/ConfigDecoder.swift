@@ -42,35 +42,8 @@ enum ConfigDecoder {
         if root["chatdealer"] == nil && root["spalo"] == nil {
             r.problem("", "neither chatdealer nor spalo is configured: nothing would be received")
         }
-        var config = Config(path: path, directory: r.directory, journal: journal, maxBodyBytes: maxBody,
-                            chatdealer: chatdealer, spalo: spalo, warnings: r.warnings)
-        if let admin = root["admin"] { config.admin = decodeAdmin(admin, reader: &r) }
-        return config
-    }
-
-    /// The console's block. Out of line: the receivers' configs rarely have one.
-    @inline(never)
-    static func decodeAdmin(_ value: JSONValue, reader r: inout ConfigReader) -> AdminSettings {
-        var admin = AdminSettings()
-        guard let a = r.object(value, "admin", allowed: ["passwordHash", "idleHours", "allowPlainHTTP"]) else { return admin }
-        if a["passwordHash"] == nil {
-            r.problem("admin.passwordHash", "is required: the console's password, as a bcrypt hash (make one with: chathooks passwd)")
-        } else if let hash = r.secret(a["passwordHash"], "admin.passwordHash") {
-            do throws(Bcrypt.Failure) {
-                _ = try Bcrypt.parse(hash)
-                admin.passwordHash = hash
-            } catch {
-                switch error {
-                case .costOutOfRange(let cost):
-                    r.problem("admin.passwordHash", "bcrypt cost \(cost) is outside \(Bcrypt.minCost)...\(Bcrypt.maxCost) (make one with: chathooks passwd)")
-                default:
-                    r.problem("admin.passwordHash", "is not a bcrypt hash ($2b$12$ and 53 more characters; make one with: chathooks passwd)")
-                }
-            }
-        }
-        if let hours = r.integer(a, "idleHours", "admin", range: 1...720) { admin.idleSeconds = hours * 3600 }
-        admin.allowPlainHTTP = r.bool(a, "allowPlainHTTP", "admin", default: false)
-        return admin
+        return Config(path: path, directory: r.directory, journal: journal, maxBodyBytes: maxBody,
+                      chatdealer: chatdealer, spalo: spalo, warnings: r.warnings)
     }
 
     static func decodeChatDealer(_ value: JSONValue, reader r: inout ConfigReader) -> ChatDealerSettings? {

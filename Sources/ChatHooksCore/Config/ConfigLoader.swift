@@ -63,8 +63,7 @@ public enum ConfigLoader {
                 config.chatdealerProblems.append(problem)
             } else if ConfigLoader.isIn("spalo", problem) {
                 config.spaloProblems.append(problem)
-            } else if ConfigLoader.isIn("admin", problem) {
-                config.adminProblems.append(problem)
+
             } else {
                 global.append(problem)
             }

@@ -8,6 +8,23 @@ struct ConfigReader {
     let directory: String
     let environment: (String) -> String?
 
+    /// A block the receivers skip (`sink`, `admin`), decoded by `decode` from
+    /// the file at `path`; nil when the file has none. Problems throw.
+    static func block<T>(_ name: String, configPath path: String, environment: @escaping (String) -> String?,
+                         _ decode: (JSONValue, inout ConfigReader) -> T) throws(ConfigError) -> T? {
+        let bytes: [UInt8]
+        do { bytes = try Files.read(path, limit: 4 << 20) } catch { throw ConfigError(path: path, problems: ["\(error)"], kind: .unreadable) }
+        guard let document = try? JSONParser.parse(bytes, mode: .json5), case .object(let root) = document else {
+            throw ConfigError(path: path, problems: ["the configuration cannot be read as JSON5 (run: chathooks check)"])
+        }
+        guard let value = root[name] else { return nil }
+        let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: ConfigLoader.currentDirectory())
+        var r = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
+        let settings = decode(value, &r)
+        guard r.problems.isEmpty else { throw ConfigError(path: path, problems: r.problems) }
+        return settings
+    }
+
     mutating func problem(_ path: String, _ message: String) {
         problems.append(path.isEmpty ? message : "\(path): \(message)")
     }

@@ -14,7 +14,6 @@ extension Config {
             if case .command(_, _, let env) = w.lookup.source { out += env.values }
         }
         for case .command(let c) in actions { out += c.environment.values }
-        if admin.enabled { out.append(admin.passwordHash) }
         return out
     }
 

@@ -27,17 +27,9 @@ public enum SinkConfigDecoder {
     /// The block, or nil when the file has none; problems throw, as for `check`.
     public static func postgres(configPath path: String, journal: JournalSettings,
                                 environment: @escaping (String) -> String? = ConfigLoader.processEnvironment) throws(ConfigError) -> PostgresSinkSettings? {
-        let bytes: [UInt8]
-        do { bytes = try Files.read(path, limit: 4 << 20) } catch { throw ConfigError(path: path, problems: ["\(error)"], kind: .unreadable) }
-        guard let document = try? JSONParser.parse(bytes, mode: .json5), case .object(let root) = document else {
-            throw ConfigError(path: path, problems: ["the configuration cannot be read as JSON5 (run: chathooks check)"])
-        }
-        guard let value = root["sink"] else { return nil }
-        let absolute = path.hasPrefix("/") ? path : Files.resolve(path, against: ConfigLoader.currentDirectory())
-        var r = ConfigReader(directory: Files.directoryName(absolute), environment: environment)
-        let settings = decode(value, journal: journal, reader: &r)
-        guard r.problems.isEmpty else { throw ConfigError(path: path, problems: r.problems) }
-        return settings
+        try ConfigReader.block("sink", configPath: path, environment: environment) { value, r in
+            decode(value, journal: journal, reader: &r)
+        } ?? nil
     }
 
     static func decode(_ value: JSONValue, journal: JournalSettings, reader r: inout ConfigReader) -> PostgresSinkSettings? {

@@ -77,28 +77,44 @@ public struct JournalLineHead: Sendable {
     public var date: Substring { receivedAt.prefix(10) }
 
     public init?(_ line: ArraySlice<UInt8>) {
-        var at = line.startIndex
-        func field(_ name: String) -> String? {
-            let key = Array(name.utf8)
-            guard line.endIndex - at > key.count, line[at..<(at + key.count)].elementsEqual(key) else { return nil }
-            var j = at + key.count
-            let start = j
-            while j < line.endIndex, line[j] != 0x22 {
-                if line[j] == 0x5C { return nil }  // an escape: let the full parser read it
-                j += 1
-            }
-            guard j < line.endIndex else { return nil }
-            at = j + 1
-            return String(decoding: line[start..<j], as: UTF8.self)
-        }
-        guard let received = field("{\"received_at\":\""), let source = field(",\"source\":\""),
-              let event = field(",\"event\":\"") else { return nil }
-        let webhook = field(",\"webhook\":\"") ?? ""
-        guard let id = field(",\"request_id\":\"") else { return nil }
+        var f = LeadingFields(line)
+        guard let received = f.next("{\"received_at\":\""), let source = f.next(",\"source\":\""),
+              let event = f.next(",\"event\":\"") else { return nil }
+        let webhook = f.next(",\"webhook\":\"") ?? ""
+        guard let id = f.next(",\"request_id\":\"") else { return nil }
         self.receivedAt = received
         self.source = source
         self.event = event
         self.webhook = webhook
         self.requestID = id
+    }
+}
+
+/// The string fields a line of ours starts with, in the order its writer
+/// wrote them, read without parsing the rest.
+public struct LeadingFields {
+    let line: ArraySlice<UInt8>
+    var at: Int
+
+    public init(_ line: ArraySlice<UInt8>) {
+        self.line = line
+        self.at = line.startIndex
+    }
+
+    /// The value after `key` (`,"name":"`) when the line goes on with it;
+    /// nil, and nothing read, when it does not, or when the value holds an
+    /// escape (the full parser reads such a line).
+    public mutating func next(_ key: String) -> String? {
+        let k = Array(key.utf8)
+        guard line.endIndex - at > k.count, line[at..<(at + k.count)].elementsEqual(k) else { return nil }
+        var j = at + k.count
+        let start = j
+        while j < line.endIndex, line[j] != 0x22 {
+            if line[j] == 0x5C { return nil }
+            j += 1
+        }
+        guard j < line.endIndex else { return nil }
+        at = j + 1
+        return String(decoding: line[start..<j], as: UTF8.self)
     }
 }
