@@ -36,7 +36,8 @@ run: build
 	PORT=$(PORT) python3 tools/demo.py
 
 # Benchmarks (not part of `make test`): ours against C, PHP and Python, as CGI
-# and FastCGI; writes bench/RESULTS.md. About 8 minutes on 2 cores.
+# and FastCGI, and the console on 1,000,000 events; writes bench/RESULTS.md.
+# About 12 minutes on 2 cores (4 of them the console, section 8).
 bench: deps
 	@bench/setup.sh
 	python3 bench/run.py
