@@ -6,7 +6,7 @@ BIN := .build/release
 HANDLERS := $(shell cat scripts/receivers.txt)
 PORT ?= 8080
 
-.PHONY: all deps build dist test run clean bench bench-spalo link-order soak
+.PHONY: all deps build dist test run clean bench bench-spalo bench-console link-order soak
 
 all: build
 
@@ -36,7 +36,8 @@ run: build
 	PORT=$(PORT) python3 tools/demo.py
 
 # Benchmarks (not part of `make test`): ours against C, PHP and Python, as CGI
-# and FastCGI; writes bench/RESULTS.md. About 8 minutes on 2 cores.
+# and FastCGI, and the console on 1,000,000 events; writes bench/RESULTS.md.
+# About 12 minutes on 2 cores (4 of them the console, section 8).
 bench: deps
 	@bench/setup.sh
 	python3 bench/run.py
@@ -47,6 +48,14 @@ bench: deps
 bench-spalo: deps
 	@bench/setup.sh
 	python3 bench/run.py --only spalo $(if $(BENCH_BIN),--bin $(BENCH_BIN))
+
+# Only the benchmark's section 8 (the console's pages as CGI on a journal of
+# 1,000,000 events, one file and monthly files), a few minutes (plus about a
+# minute, once, to write the journal into bench/work/console-data/); writes
+# bench/work/console-only/RESULTS-console.md. BENCH_BIN as for bench-spalo.
+bench-console: deps
+	@bench/setup.sh
+	python3 bench/run.py --only console $(if $(BENCH_BIN),--bin $(BENCH_BIN))
 
 # 10 minutes of mixed traffic through nginx to one FastCGI process: RSS and open
 # descriptors sampled and required flat, nothing lost (not in `make test`;

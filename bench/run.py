@@ -17,6 +17,9 @@ and writes bench/RESULTS.md.
   7. Forwarding into PostgreSQL: `chathooks-sink sink postgres` over a
      20,000-line journal (batch 500 and 100) against psql's \\copy of the same
      rows, and the delay from the journal to the row with --follow.
+  8. The console (issue 13): its pages as CGI on a journal of 1,000,000 events
+     (bench/console.py; the journal written once by bench/console_data.py and
+     kept in bench/work/console-data/), one plain file and monthly files.
   Then the targets, pass or miss, and our callgrind profiles.
 
 `bench/run.py --only spalo [--bin DIR]` (make bench-spalo) runs section 5 alone,
@@ -25,6 +28,8 @@ executables from DIR (copied first) instead of building them.
 `bench/run.py --only sink [--bin DIR]` runs section 7 alone, in
 bench/work/sink-only/, writing RESULTS-sink.md there (a throw-away PostgreSQL:
 Tests/sink/pgserver.py).
+`bench/run.py --only console [--bin DIR]` (make bench-console) runs section 8
+alone, in bench/work/console-only/, writing RESULTS-console.md there.
 
 Everything runs from bench/work/ (made anew each run); every process started
 is stopped, pass or fail. BENCH_QUICK=1 runs a few of everything and writes
@@ -57,6 +62,7 @@ sys.path.insert(0, str(BENCH))
 import callgrind_count  # noqa: E402  (one CGI request under callgrind; shared with Tests/guards/)
 sys.path.insert(0, str(REPO / "Tests" / "sink"))
 import pgserver  # noqa: E402  (a throw-away PostgreSQL server, as the sink's tests start it)
+import console  # noqa: E402  (section 8: the console's pages on 1,000,000 events)
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 TOKEN = "bench-token-0123456789abcdef"
@@ -113,6 +119,9 @@ SINK_FOLLOW_RATE = 20.0                   # requests per second while --follow r
 SINK_TIMEOUT = 120.0                      # seconds any one sink process or wait may take
 SINK_STOP_TIMEOUT = 15.0                  # seconds for the follower to stop on SIGTERM
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+# 8. The console: the generated journal, kept across runs (a full run's wipe of bench/work/ spares it).
+CONSOLE_DATA = BENCH / "work" / "console-data"
 
 PYTHON = "/usr/bin/python3"               # the interpreter a CGI script's #! names
 HANDLERS = stack.HANDLERS
@@ -1621,6 +1630,25 @@ def section_report(info, timings, only, title, lines, targets, commands_note, wa
     return "\n".join(L), misses
 
 
+def section_console():
+    """Section 8: the console's pages as CGI on the cached 1,000,000-event journal (bench/console.py)."""
+    def noted(env, page, query):
+        shown_env = {k: env[k] for k in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING") if env.get(k)}
+        shown_env["HTTP_COOKIE"] = "chathooks_session=$SESSION"
+        note("console", [BIN / "runner", "time", 1, WORK / "console" / "LAYOUT" / "empty-body", "--", BIN / "chathooks"],
+             shown_env)
+    return console.section(BIN, WORK, CONSOLE_DATA, say=lambda *w: say(*w), note=noted)
+
+
+def console_report(info, cons, timings):
+    """`--only console`: section 8 on its own."""
+    return section_report(info, timings, "console", "the console", console.lines(cons), console.targets(cons),
+                          "Run from the repository's root; every request also has the rest of a web server's CGI "
+                          "meta-variables (GATEWAY_INTERFACE, REQUEST_URI, HTTP_HOST, REMOTE_ADDR, TZ=Asia/Tokyo, "
+                          "CHATHOOKS_CONFIG=the site's chathooks.json5); $SESSION comes from a POST to admin/login; "
+                          "LAYOUT is plain or monthly.", wall="wall times")
+
+
 def sink_report(info, sink, timings):
     """`--only sink`: section 7 on its own."""
     return section_report(info, timings, "sink", "forwarding into PostgreSQL", sink_lines(sink), sink_targets(sink),
@@ -1680,7 +1708,8 @@ def paired(a, b):
     return statistics.median(x / y for x, y in zip(a["all"], b["all"]))
 
 
-def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None):
+def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None,
+           console_figures=None):
     stats = cgi["stats"]
     L = []
     w = L.append
@@ -1900,6 +1929,10 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
     if sink:
         L.extend(sink_lines(sink))
 
+    # ---- 8
+    if console_figures:
+        L.extend(console.lines(console_figures))
+
     # ---- targets
     targets = []
     for event in ("chat-message", "chat-end"):
@@ -1928,6 +1961,8 @@ def report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=N
         targets += spalo_targets(spalo)
     if sink:
         targets += sink_targets(sink)
+    if console_figures:
+        targets += console.targets(console_figures)
     w("## Targets")
     w("")
     w("| target | measured | | pass? | by how much |")
@@ -2087,10 +2122,10 @@ def options(argv):
         elif a == "--bin" and args:
             prebuilt = args.pop(0)
         else:
-            sys.exit("usage: bench/run.py [--only spalo|sink] [--bin DIR]")
-    if only not in (None, "spalo", "sink"):
-        sys.exit(f"bench: --only {only}: the sections that run on their own are spalo and sink")
-    needed = "chathooks-sink" if only == "sink" else "spalo-dataset"
+            sys.exit("usage: bench/run.py [--only spalo|sink|console] [--bin DIR]")
+    if only not in (None, "spalo", "sink", "console"):
+        sys.exit(f"bench: --only {only}: the sections that run on their own are spalo, sink and console")
+    needed = {"sink": "chathooks-sink", "console": "chathooks"}.get(only, "spalo-dataset")
     if prebuilt and not (Path(prebuilt) / needed).exists():
         sys.exit(f"bench: --bin {prebuilt}: no {needed} there")
     return only, prebuilt
@@ -2118,7 +2153,11 @@ def main():
                                                                        if changed else ""),
             "load_start": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
     if WORK.exists():
-        shutil.rmtree(WORK)
+        # All of it but the console's generated journal (section 8), which takes a minute to write.
+        for entry in WORK.iterdir():
+            if entry == CONSOLE_DATA:
+                continue
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     for sub in ("bin", "build", "logs", "bodies", "callgrind"):
         (WORK / sub).mkdir(parents=True)
     os.chmod(WORK, 0o755)
@@ -2144,6 +2183,22 @@ def main():
             pickle.dump({"info": info, "sink": sink, "timings": timings, "commands": COMMANDS}, f)
         text, misses = sink_report(info, sink, timings)
         out = WORK / "RESULTS-sink.md"
+        out.write_text(text, encoding="utf-8")
+        say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
+            + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
+        return
+    if only == "console":
+        info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
+        timed("build", build, ["chathooks"], ["runner"], prebuilt)
+        info["prebuilt"] = dict(PREBUILT)
+        cons = timed("console", section_console)
+        info["machine"] = machine()
+        info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        timings["total"] = time.monotonic() - started
+        with open(WORK / "figures.pickle", "wb") as f:
+            pickle.dump({"info": info, "console": cons, "timings": timings, "commands": COMMANDS}, f)
+        text, misses = console_report(info, cons, timings)
+        out = WORK / "RESULTS-console.md"
         out.write_text(text, encoding="utf-8")
         say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
             + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
@@ -2176,6 +2231,7 @@ def main():
     figures["spalo"] = timed("SPALO", section_spalo)
     figures["outcomes"] = timed("outcomes", section_outcomes, bodies)
     figures["sink"] = timed("sink", section_sink, bodies)
+    figures["console_figures"] = timed("console", section_console)
     info["machine"] = machine()
     info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     timings["total"] = time.monotonic() - started
@@ -2184,8 +2240,10 @@ def main():
     write_report(**figures)
 
 
-def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None):
-    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo, outcomes, sink)
+def write_report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo=None, outcomes=None, sink=None,
+                 console_figures=None):
+    text, misses = report(info, cgi, fastcgi, fastcgi_instr, scaling, journal, timings, spalo, outcomes, sink,
+                          console_figures)
     out = WORK / "RESULTS-quick.md" if QUICK else BENCH / "RESULTS.md"
     out.write_text(text, encoding="utf-8")
     say(f"wrote {rel(out)} ({timings['total'] / 60:.1f} minutes); "
