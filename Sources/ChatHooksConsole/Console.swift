@@ -275,7 +275,12 @@ struct Context {
 
     /// The refusal for a POST that is not from our own page: another origin, or no CSRF token of this session.
     func refusePost(session: SessionStore.Session?) -> Response? {
-        guard let origin = request.variables["HTTP_ORIGIN"], sameOrigin(origin) else {
+        // Under `Referrer-Policy: no-referrer` (ours) a browser sends
+        // `Origin: null` for a form of our own page (the Fetch standard): it
+        // is ours when the browser also says `Sec-Fetch-Site: same-origin`, a
+        // header no page can set.
+        let ownPage = request.variables["HTTP_ORIGIN"] == "null" && request.variables["HTTP_SEC_FETCH_SITE"] == "same-origin"
+        guard ownPage || request.variables["HTTP_ORIGIN"].map(sameOrigin) == true else {
             logError("admin: a POST refused: its Origin (\(Context.printable(request.variables["HTTP_ORIGIN"] ?? "none"))) is not this site's (\(Context.printable(ownOrigin.map { "\($0.scheme)://\($0.host):\($0.port)" } ?? "no Host header")))")
             return Console.refuse(self, 403, "origin", "別のサイトから送られた操作は受け付けません (Origin が一致しません)。/ Refused: the request's Origin is not this site.")
         }

@@ -121,13 +121,20 @@ struct EventStore {
             startOffset = offset
         }
         let needle = filter.q.isEmpty ? nil : TextSearch(filter.q)
+        // Up to `to` only: where each file's lines pass its end is found by time, not read to.
+        let end = filter.to.isEmpty ? nil : Bisect.startOfDay(filter.to).map { $0 + 86400 }
         var olderInARow = 0
         var fileIndex = startFile
         while fileIndex >= 0 {
             let path = paths[fileIndex]
             let name = Files.baseName(path)
             var stop = false
-            BackwardReader.lines(path: path, before: fileIndex == startFile ? startOffset : nil) { line, start in
+            var before = fileIndex == startFile ? startOffset : nil
+            if let end {
+                let high = Bisect.bounds(path: path, seconds: end).high
+                before = min(before ?? high, high)
+            }
+            BackwardReader.lines(path: path, before: before) { line, start in
                 // The bytes first: most lines of a long scan go no further.
                 if let raw = RawHead(line) {
                     if !filter.from.isEmpty && raw.date.lexicographicallyPrecedes(filter.from.utf8) {
@@ -169,6 +176,37 @@ struct EventStore {
                 return found
             }
         }
+        // A request id says when it was made: the lines of that moment first.
+        if let t = Bisect.time(ofRequestID: id) {
+            for path in paths.reversed() {
+                let name = Files.baseName(path)
+                var offset = Bisect.bounds(path: path, seconds: t).low
+                var past = false
+                while !past {
+                    let (lines, after, more) = JournalReader.lines(path: path, from: offset, limit: 200, maxLine: BackwardReader.maxLine)
+                    var at = offset
+                    for line in lines {
+                        var f = LeadingFields(line[...])
+                        if let r = f.nextRange("{\"received_at\":\"") {
+                            _ = f.nextRange(",\"source\":\""); _ = f.nextRange(",\"event\":\""); _ = f.nextRange(",\"webhook\":\"")
+                            if let i = f.nextRange(",\"request_id\":\""), line[i].elementsEqual(id.utf8),
+                               let found = EventStore.event(line[...], id: id, file: name, offset: at) {
+                                return found
+                            }
+                            // Past the moment (and its slack): not in this file.
+                            if let time = Timestamp(rfc3339: String(decoding: line[r], as: UTF8.self)), time.seconds > t + 2 * Bisect.slack {
+                                past = true
+                                break
+                            }
+                        }
+                        at += line.count + 1
+                    }
+                    offset = after
+                    if !more || lines.isEmpty { break }
+                }
+            }
+        }
+        // Anywhere else (a line out of order, a hand-made id): every line, newest first.
         for path in paths.reversed() {
             var found: FoundEvent?
             let name = Files.baseName(path)

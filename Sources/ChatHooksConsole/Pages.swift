@@ -159,6 +159,9 @@ enum Pages {
                 h.text(Layout.time(e.head.receivedAt))
                 h.raw("</td><td class=\"route\">")
                 h.text(Layout.routeName(e.head.source, e.head.event))
+                h.raw(" <span class=\"muted\">")
+                h.text(e.head.source + "/" + e.head.event)
+                h.raw("</span>")
                 if !e.head.webhook.isEmpty {
                     h.raw(" <span class=\"muted\">")
                     h.text(e.head.webhook)
@@ -608,12 +611,24 @@ enum ConsoleExport {
 
     /// Every record the filter accepts, oldest first, read a batch of lines at a time.
     static func forEach(_ store: EventStore, _ filter: EventFilter, _ needle: TextSearch?, _ body: (JournalRecord) -> Void) {
+        let start = filter.from.isEmpty ? nil : Bisect.startOfDay(filter.from)
+        var newerInARow = 0
         for path in store.paths {
-            var offset = 0
+            // From `from` on: where each file's lines reach it is found by time, not read to.
+            var offset = start.map { Bisect.bounds(path: path, seconds: $0).low } ?? 0
             while true {
                 let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000, maxLine: BackwardReader.maxLine)
                 for line in lines {
                     let slice = line[...]
+                    // Past `to` for good (a few lines out of order allowed for): nothing later is wanted.
+                    if !filter.to.isEmpty, let raw = RawHead(slice) {
+                        if filter.to.utf8.lexicographicallyPrecedes(raw.date) {
+                            newerInARow += 1
+                            if newerInARow > 1000 { return }
+                            continue
+                        }
+                        newerInARow = 0
+                    }
                     guard let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice), filter.acceptsHead(head) else { continue }
                     if let needle, !needle.mayMatch(slice) { continue }
                     guard let value = try? JSONParser.parse(line), let record = JournalRecord(value) else { continue }

@@ -229,6 +229,16 @@ def test_origin_is_compared_by_scheme_host_and_port(tmp_path):
     assert Console(site).login(extra={"HTTP_HOST": "localhost", "SERVER_PORT": "443", "HTTPS": "on"}, origin="https://LOCALHOST").status == 303
 
 
+def test_origin_null_counts_only_with_the_browsers_same_origin_mark(tmp_path):
+    """Our pages' Referrer-Policy: no-referrer makes a browser send Origin: null
+    for their own forms; Sec-Fetch-Site (which no page can set) tells."""
+    site = make_site(tmp_path)
+    assert Console(site).login(origin="null", extra={"HTTP_SEC_FETCH_SITE": "same-origin"}).status == 303
+    for fetch_site in [None, "cross-site", "same-site", "none"]:
+        extra = {"HTTP_SEC_FETCH_SITE": fetch_site} if fetch_site else {}
+        assert Console(site).login(origin="null", extra=extra).status == 403, fetch_site
+
+
 def test_plain_http_login_from_afar_is_refused(tmp_path):
     site = make_site(tmp_path)
     r = Console(site).login(remote="203.0.113.50")
@@ -447,3 +457,66 @@ def test_passwd_makes_a_bcrypt_hash(tmp_path):
     # The hash it makes logs in.
     site = make_site(tmp_path, admin=f'admin: {{ passwordHash: "{h}" }},')
     assert Console(site).login("a long enough password").status == 303
+
+
+# --- a long journal, found by time -------------------------------------------
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(ms, n):
+    value = (ms << 80) | n
+    return "".join(CROCKFORD[(value >> (5 * (25 - i))) & 31] for i in range(26))
+
+
+def write_journal(path, start, count, step):
+    """`count` chat-starts from `start` (seconds, UTC) every `step` seconds, as
+    JournalRecord.line writes them in JST; each line a few hundred bytes."""
+    import datetime
+    jst = datetime.timezone(datetime.timedelta(hours=9))
+    ids = []
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(count):
+            t = start + i * step
+            at = datetime.datetime.fromtimestamp(t, jst).isoformat(timespec="milliseconds")
+            rid = ulid(t * 1000, i)
+            ids.append((rid, at))
+            payload = {"chat_id": str(i), "event_date": at[:19].replace("-", "/").replace("T", " "), "page_title": "x" * 200}
+            f.write(json.dumps({"received_at": at, "source": "chatdealer", "event": "chat-start", "request_id": rid,
+                                "remote_addr": "127.0.0.1", "payload": payload}, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return ids
+
+
+def test_dates_and_old_ids_are_found_by_time_in_a_long_journal(tmp_path):
+    site = make_site(tmp_path)
+    site.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    # 6,000 events over ten days (~2 MB): the bisection really probes.
+    ids = write_journal(site.journal_path, 1_795_000_000, 6000, 144)
+    c = Console(site)
+    c.login()
+    day = ids[3000][1][:10]
+    expected = [rid for rid, at in ids if at[:10] == day]
+    got, query = [], f"from={day}&to={day}"
+    while True:
+        page = c.request("GET", "/events", query=query).body
+        got += [g.decode() for g in re.findall(rb'href="event\?id=([0-9A-Z]+)&amp;', page)]
+        m = re.search(rb'id="next-page" href="events\?([^"]+)"', page)
+        if not m:
+            break
+        query = m.group(1).decode().replace("&amp;", "&")
+    assert got == expected[::-1]
+    # The CSV of that day: the same events, oldest first.
+    r = c.request("GET", "/export.csv", query=f"from={day}&to={day}")
+    table = list(csv.reader(io.StringIO(r.body[3:].decode("utf-8"), newline="")))
+    assert [row[4] for row in table[1:]] == expected
+    # An old event without a hint: found by the time in its id.
+    old = ids[10][0]
+    page = c.request("GET", "/event", query=f"id={old}")
+    assert page.status == 200 and old.encode() in page.body
+    # An id whose time says nothing useful is still found (every line read).
+    lines = site.journal_path.read_text(encoding="utf-8").split("\n")
+    odd = json.loads(lines[20])
+    odd["request_id"] = "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+    lines[20] = json.dumps(odd, ensure_ascii=False, separators=(",", ":"))
+    site.journal_path.write_text("\n".join(lines), encoding="utf-8")
+    assert c.request("GET", "/event", query="id=ZZZZZZZZZZZZZZZZZZZZZZZZZZ").status == 200
