@@ -50,6 +50,7 @@ HOSTILE = [
     "\"><img src=x onerror=alert(1)>",
     "javascript:alert(1)",
     "\u202eevil\u202c right-to-left override",
+    "\u202eunterminated override",  # no U+202C: it runs on into whatever the page puts after it
     "L" + "0123456789" * 1000,  # one line of 10,001 characters
 ]
 
