@@ -236,6 +236,24 @@ def test_log_in(console, browser, shots):
     assert_inert(b, console)
 
 
+def test_the_login_next_field_never_leads_away(console, browser, shots):
+    """`next` (the hidden field, and the query that may fill it): never a way
+    off the console, never markup."""
+    b = browser
+    for i, target in enumerate(["https://evil.example/", "//evil.example/x", "javascript:alert(1)", HOSTILE[1]]):
+        b.driver.delete_all_cookies()
+        open_page(b, console, "login?" + urllib.parse.urlencode({"next": target}), shots, f"login-next-{i}")
+        assert_inert(b, console)
+        field = b.driver.find_element(By.CSS_SELECTOR, 'form#login input[name="next"]')
+        assert field.get_attribute("type") == "hidden"
+        field = b.driver.find_element(By.CSS_SELECTOR, 'form#login input[name="password"]')
+        field.send_keys(ADMIN_PASSWORD)
+        submit(b, by_id(b, "login-button"), shots, f"login-next-{i}-answer")
+        assert b.driver.current_url.startswith(console.base), (target, b.driver.current_url)
+        assert css(b, "#logout-button"), (target, b.driver.page_source[:1500])
+        assert_inert(b, console)
+
+
 def test_overview(console, browser, shots):
     b = browser
     ensure_logged_in(b, console, shots)
