@@ -341,6 +341,7 @@ def test_events_filter_and_csv_download_read_as_excel(console, browser, shots):
     assert r.status == 200, r
     assert r.headers["content-type"].startswith("text/csv"), r.headers
     assert r.headers["content-disposition"] == 'attachment; filename="chathooks-events.csv"'
+    assert r.headers.get("cache-control") == "no-store" and r.headers.get("x-content-type-options") == "nosniff"
     body = r.body
     assert body.startswith(b"\xef\xbb\xbf"), body[:20]
     table = list(csv.reader(io.StringIO(body[3:].decode("utf-8"), newline=""), dialect="excel"))
