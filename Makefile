@@ -29,7 +29,7 @@ dist: build
 test: dist
 	swift test
 	CHATHOOKS_BIN_DIR=$(CURDIR)/$(BIN) python3 -m pytest -q -p no:cacheprovider Tests/handler Tests/integration \
-	  Tests/hostile Tests/durability Tests/sink Tests/guards Tests/zz_secrets
+	  Tests/hostile Tests/durability Tests/sink Tests/guards Tests/console Tests/zz_secrets
 	scripts/fuzz.sh short
 
 run: build

@@ -16,6 +16,9 @@ have apache2 || missing+=(apache2)
 have curl || missing+=(curl)
 # A real sendmail-compatible MTA for the mail tests (relays to a test SMTP server).
 have msmtp || missing+=(msmtp)
+# Headless Chromium and its WebDriver (/usr/bin/chromedriver) for the console's browser tests (Tests/console).
+have chromium || missing+=(chromium)
+have chromedriver || missing+=(chromium-driver)
 have python3 || missing+=(python3 python3-pip)
 # The guards (Tests/guards): valgrind counts a request's instructions, strace watches start-up;
 # nm/objdump/readelf/objcopy are binutils (the Swift toolchain needs it anyway).
@@ -52,12 +55,13 @@ apt_install() {
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # Python modules for the tests and the demo: pytest, bcrypt to make SPALO
-# hashes, aiosmtpd to receive the mail the tests send.
-if ! python3 -c 'import bcrypt, pytest, aiosmtpd' >/dev/null 2>&1; then
-  echo "deps: installing Python's bcrypt, pytest and aiosmtpd"
-  if ! python3 -m pip install -q bcrypt pytest aiosmtpd >/dev/null 2>&1; then
+# hashes, aiosmtpd to receive the mail the tests send, selenium to drive
+# Chromium (with Debian's chromedriver: Selenium never downloads a driver).
+if ! python3 -c 'import bcrypt, pytest, aiosmtpd, selenium' >/dev/null 2>&1; then
+  echo "deps: installing Python's bcrypt, pytest, aiosmtpd and selenium"
+  if ! python3 -m pip install -q bcrypt pytest aiosmtpd selenium >/dev/null 2>&1; then
     # A system Python that refuses pip (PEP 668): Debian's packages instead.
-    apt_install python3-bcrypt python3-pytest python3-aiosmtpd
+    apt_install python3-bcrypt python3-pytest python3-aiosmtpd python3-selenium
   fi
 fi
 
