@@ -19,6 +19,8 @@ have msmtp || missing+=(msmtp)
 # Headless Chromium and its WebDriver (/usr/bin/chromedriver) for the console's browser tests (Tests/console).
 have chromium || missing+=(chromium)
 have chromedriver || missing+=(chromium-driver)
+# A Japanese font, so that the screenshots the browser tests keep show the pages' text.
+{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=ja | grep -q .; } || missing+=(fonts-ipafont-gothic)
 have python3 || missing+=(python3 python3-pip)
 # The guards (Tests/guards): valgrind counts a request's instructions, strace watches start-up;
 # nm/objdump/readelf/objcopy are binutils (the Swift toolchain needs it anyway).
