@@ -81,7 +81,7 @@ build() {
     local sources
     mapfile -t sources < <(find Sources/ChatHooksCore -name '*.swift' | sort)
     rm -f "$OUT/core/ChatHooksCore.o"
-    swiftc "${flags[@]}" -wmo -enable-testing -module-name ChatHooksCore "${includes[@]}" \
+    swiftc "${flags[@]}" -wmo -enable-testing -module-name ChatHooksCore -package-name chathooks "${includes[@]}" \
       -emit-module -emit-module-path "$OUT/core/ChatHooksCore.swiftmodule" \
       -c -o "$OUT/core/ChatHooksCore.o.tmp" "${sources[@]}"
     mv "$OUT/core/ChatHooksCore.o.tmp" "$OUT/core/ChatHooksCore.o"
