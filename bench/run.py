@@ -2171,50 +2171,27 @@ def main():
         say(f"   ({name}: {timings[name]:.0f} s)")
         return result
 
-    if only == "sink":
-        info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
-        timed("build", build, ["chatdealer-chat-end", "chatdealer-chat-message", "chathooks-sink"], [], prebuilt)
-        info["prebuilt"] = dict(PREBUILT)
-        sink = timed("sink", section_sink, None)
-        info["machine"] = machine() + [("PostgreSQL", sink["postgres"])]
-        info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-        timings["total"] = time.monotonic() - started
-        with open(WORK / "figures.pickle", "wb") as f:
-            pickle.dump({"info": info, "sink": sink, "timings": timings, "commands": COMMANDS}, f)
-        text, misses = sink_report(info, sink, timings)
-        out = WORK / "RESULTS-sink.md"
-        out.write_text(text, encoding="utf-8")
-        say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
-            + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
-        return
-    if only == "console":
-        info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
-        timed("build", build, ["chathooks"], ["runner"], prebuilt)
-        info["prebuilt"] = dict(PREBUILT)
-        cons = timed("console", section_console)
-        info["machine"] = machine()
-        info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-        timings["total"] = time.monotonic() - started
-        with open(WORK / "figures.pickle", "wb") as f:
-            pickle.dump({"info": info, "console": cons, "timings": timings, "commands": COMMANDS}, f)
-        text, misses = console_report(info, cons, timings)
-        out = WORK / "RESULTS-console.md"
-        out.write_text(text, encoding="utf-8")
-        say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
-            + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))
-        return
     if only:
+        # One section alone: its executables, the C programs it needs, what it
+        # runs, its report, its key, its name, and what it adds to the machine's lines.
+        executables, programs, section, report, key, name, machine_extra = {
+            "spalo": (["spalo-dataset", "chatdealer-chat-message"], ["runner"], section_spalo, spalo_report, "spalo", "SPALO",
+                      lambda f: []),
+            "sink": (["chatdealer-chat-end", "chatdealer-chat-message", "chathooks-sink"], [], lambda: section_sink(None),
+                     sink_report, "sink", "sink", lambda f: [("PostgreSQL", f["postgres"])]),
+            "console": (["chathooks"], ["runner"], section_console, console_report, "console", "console", lambda f: []),
+        }[only]
         info["bin"] = rel(Path(prebuilt).absolute()) if prebuilt else "a build of this tree (scripts/swift-build.sh)"
-        timed("build", build, ["spalo-dataset", "chatdealer-chat-message"], ["runner"], prebuilt)
+        timed("build", build, executables, programs, prebuilt)
         info["prebuilt"] = dict(PREBUILT)
-        spalo = timed("SPALO", section_spalo)
-        info["machine"] = machine()
+        figures = timed(name, section)
+        info["machine"] = machine() + machine_extra(figures)
         info["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         timings["total"] = time.monotonic() - started
         with open(WORK / "figures.pickle", "wb") as f:
-            pickle.dump({"info": info, "spalo": spalo, "timings": timings, "commands": COMMANDS}, f)
-        text, misses = spalo_report(info, spalo, timings)
-        out = WORK / "RESULTS-spalo.md"
+            pickle.dump({"info": info, key: figures, "timings": timings, "commands": COMMANDS}, f)
+        text, misses = report(info, figures, timings)
+        out = WORK / f"RESULTS-{key}.md"
         out.write_text(text, encoding="utf-8")
         say(f"wrote {rel(out)} ({timings['total']:.0f} s); "
             + (f"targets missed: {'; '.join(m[0] for m in misses)}" if misses else "every target met"))

@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "Tests" / "integration"))
 import itkit  # noqa: E402  (records every webclient.post for Tests/zz_secrets)
 from mail_server import MailServer  # noqa: E402
 from stack import Apache, NginxSpawnFcgi, Site, record_evidence  # noqa: E402
+import webclient  # noqa: E402
 
 # The console's password (a constant named as a secret: Tests/zz_secrets looks for it in every response).
 ADMIN_PASSWORD = "console-password-Vq7T2mX9pL4wR8zK"
@@ -88,11 +89,8 @@ def without_admin(text):
 
 # --- HTTP through urllib, never following a redirect, every answer recorded ---------------------
 
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = {k.lower(): v for k, v in headers.items()}
-        self.body = body
+class Reply(webclient.Reply):
+    """webclient's reply, with its body as text."""
 
     @property
     def text(self):
