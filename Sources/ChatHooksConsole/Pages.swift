@@ -644,12 +644,13 @@ enum ConsoleExport {
     /// The latest outcome of each action of these requests (a retry or replay replaces the request's own).
     static func latestOutcomes(_ files: JournalFiles, _ ids: Set<String>) -> [String: [Int: (type: String, outcome: String, why: String)]] {
         var out: [String: [Int: (type: String, outcome: String, why: String)]] = [:]
+        let wanted = IDSet(ids)
         for path in files.all(.outcomes) {
             var offset = 0
             while true {
                 let (lines, end, more) = JournalReader.lines(path: path, from: offset, limit: 10_000, maxLine: BackwardReader.maxLine)
                 for line in lines {
-                    guard let head = OutcomeLine.head(line[...]), ids.contains(head.id),
+                    guard let head = OutcomeLine.rawHead(line[...]), wanted.contains(line[head.id]),
                           let value = try? JSONParser.parse(line), let o = OutcomeLine(value) else { continue }
                     for a in o.actions { out[o.requestID, default: [:]][a.index] = (a.type, a.outcome, a.why) }
                 }

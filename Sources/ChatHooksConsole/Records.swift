@@ -36,12 +36,7 @@ struct OutcomeLine {
         }
     }
 
-    /// `at` and `request_id`, the line's first fields, without parsing it.
-    static func head(_ line: ArraySlice<UInt8>) -> (at: String, id: String)? {
-        rawHead(line).map { (String(decoding: line[$0.at], as: UTF8.self), String(decoding: line[$0.id], as: UTF8.self)) }
-    }
-
-    /// The same, as where they are in the line.
+    /// Where `at` and `request_id`, the line's first fields, are in it (nothing parsed).
     static func rawHead(_ line: ArraySlice<UInt8>) -> (at: Range<Int>, id: Range<Int>)? {
         var f = LeadingFields(line)
         guard let time = f.nextRange("{\"at\":\""), let id = f.nextRange(",\"request_id\":\"") else { return nil }
