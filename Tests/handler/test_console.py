@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import bcrypt
@@ -520,3 +521,26 @@ def test_dates_and_old_ids_are_found_by_time_in_a_long_journal(tmp_path):
     lines[20] = json.dumps(odd, ensure_ascii=False, separators=(",", ":"))
     site.journal_path.write_text("\n".join(lines), encoding="utf-8")
     assert c.request("GET", "/event", query="id=ZZZZZZZZZZZZZZZZZZZZZZZZZZ").status == 200
+
+
+def test_a_form_that_arrives_in_pieces_is_read_whole(tmp_path):
+    """A pipe may hand a body over in pieces: the console reads to Content-Length.
+    The second piece is written once the process waits in read(0) for it."""
+    site = make_site(tmp_path)
+    body = urllib.parse.urlencode({"filler": "x" * 3000, "password": PASSWORD}).encode()
+    env = {"GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "/c/chathooks.cgi", "PATH_INFO": "/admin/login",
+           "QUERY_STRING": "", "REQUEST_URI": "/c/chathooks.cgi/admin/login", "HTTP_HOST": HOST,
+           "REMOTE_ADDR": "127.0.0.1", "HTTP_ORIGIN": ORIGIN}
+    proc = site.start("chathooks", b"", method="POST", token=None, content_type="application/x-www-form-urlencoded",
+                      extra=env, length=len(body))
+    proc.stdin.write(body[:1000])
+    proc.stdin.flush()
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        # Blocked in read(0, …): the first piece is taken, the rest awaited.
+        fields = Path(f"/proc/{proc.pid}/syscall").read_text().split()
+        if fields and fields[0] == "0" and fields[1] == "0x0":
+            break
+    proc.body = body[1000:]
+    r = Site.finish(proc)
+    assert r.status == 303, r.body[-300:]

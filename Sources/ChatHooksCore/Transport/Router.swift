@@ -75,7 +75,8 @@ public enum Router: Sendable {
     static func readWhole<B: BodyReader>(_ body: inout B, _ request: Request) -> [UInt8]? {
         let announced = BodyDrain.limit(announced: request.contentLength)
         guard announced <= consoleBodyLimit else { return nil }
-        guard announced > 0, let bytes = try? body.read(count: announced) else { return [] }
+        // Read to its end (a pipe may give it in pieces); a body cut short is an empty form.
+        guard announced > 0, let bytes = try? BodyDecoder.read(&body, length: announced) else { return [] }
         return bytes
     }
 
