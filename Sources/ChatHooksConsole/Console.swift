@@ -33,11 +33,11 @@ public enum Console {
             for p in error.problems { logError("admin: \(config.path): \(p)") }
             return errorPage(503, "管理画面の設定に問題があります", "設定ファイルの admin の項目に問題があります。`chathooks check` で内容を確かめてください。/ The admin block of the configuration has a problem: run chathooks check.")
         }
-        var context = Context(request: request, config: config, admin: admin, body: body ?? [])
-        if let refusal = context.refuseHost() { return refusal }
         // `admin` without its slash: the pages' relative links need it.
-        if page.isEmpty { return redirect("admin/") }
         let name = String(page.dropFirst())
+        var context = Context(request: request, config: config, admin: admin, body: body ?? [], page: name)
+        if let refusal = context.refuseHost() { return refusal }
+        if page.isEmpty { return redirect("admin/") }
         let method = request.method
         switch (name, method) {
         case ("style.css", "GET"), ("style.css", "HEAD"):
@@ -140,29 +140,31 @@ struct Context {
     let request: Request
     let config: Config
     let admin: AdminSettings
-    let body: [UInt8]
     var csrf = ""
     var token = ""
     var notice: String?
     let folder: String
     let sessions: SessionStore
 
-    init(request: Request, config: Config, admin: AdminSettings, body: [UInt8]) {
+    init(request: Request, config: Config, admin: AdminSettings, body: [UInt8], page: String) {
         self.request = request
         self.config = config
         self.admin = admin
-        self.body = body
+        self.pageName = String(page.prefix(40))
+        self.query = Context.pairs(Array((request.variables["QUERY_STRING"] ?? "").utf8))
+        self.form = Context.pairs(body)
         self.folder = config.journal.files.folder + "/console"
         self.sessions = SessionStore(folder: folder, idleSeconds: admin.idleSeconds, passwordHash: admin.passwordHash)
     }
 
-    var pageName: String { String((Router.consolePath(request)?.page ?? "").dropFirst().prefix(40)) }
+    /// The page asked for (`events`), for the rejections file.
+    let pageName: String
 
     /// The query string's values (the last of a repeated name).
-    var query: [String: String] { Context.pairs(Array((request.variables["QUERY_STRING"] ?? "").utf8)) }
+    let query: [String: String]
 
     /// The form's values (application/x-www-form-urlencoded).
-    var form: [String: String] { Context.pairs(body) }
+    let form: [String: String]
 
     static func pairs(_ bytes: [UInt8]) -> [String: String] {
         var out: [String: String] = [:]

@@ -148,8 +148,10 @@ struct EventStore {
                     guard filter.acceptsRaw(raw) else { return true }
                 }
                 if let needle, !needle.mayMatch(line) { return true }
-                guard let head = JournalLineHead(line) ?? EventStore.headByParsing(line), filter.acceptsHead(head) else { return true }
                 guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value) else { return true }
+                // (A line whose head is not in the usual form was not filtered above.)
+                let head = JournalLineHead(line) ?? JournalLineHead(record: record)
+                guard filter.acceptsHead(head) else { return true }
                 if let needle, !needle.matches(record) { return true }
                 if out.count == limit {
                     // One more: the next page starts with it.
@@ -221,22 +223,14 @@ struct EventStore {
     }
 
     static func event(_ line: ArraySlice<UInt8>, id: String, file: String, offset: Int) -> FoundEvent? {
-        guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value), record.requestID == id,
-              let head = JournalLineHead(line) ?? headByParsing(line) else { return nil }
-        return FoundEvent(head: head, record: record, file: file, offset: offset)
+        guard let value = try? JSONParser.parse(Array(line)), let record = JournalRecord(value), record.requestID == id else { return nil }
+        return FoundEvent(head: JournalLineHead(line) ?? JournalLineHead(record: record), record: record, file: file, offset: offset)
     }
 
     /// The head of a line whose fixed fields are not in the usual form.
     static func headByParsing(_ line: ArraySlice<UInt8>) -> JournalLineHead? {
         guard let value = try? JSONParser.parse(Array(line)), let r = JournalRecord(value) else { return nil }
-        var bytes = Array("{\"received_at\":\"\(r.receivedAt.rfc3339)\",\"source\":\"x\",\"event\":\"x\",\"request_id\":\"x\"".utf8)
-        bytes.append(0x7D)
-        guard var head = JournalLineHead(bytes[...]) else { return nil }
-        head.source = r.source
-        head.event = r.event
-        head.webhook = r.webhook
-        head.requestID = r.requestID
-        return head
+        return JournalLineHead(record: r)
     }
 }
 

@@ -87,9 +87,10 @@ struct HTML {
     /// True when the text holds a character that reorders what is shown
     /// around it (the bidirectional controls: an RTL override can make
     /// `exe.pdf` of `fdp.exe`). Such values are shown isolated, and flagged.
-    static func hasBidiControl(_ s: String) -> Bool {
-        s.unicodeScalars.contains { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
-            || $0.value == 0x200E || $0.value == 0x200F || $0.value == 0x061C }
+    static func hasBidiControl(_ s: String) -> Bool { s.unicodeScalars.contains(where: isBidiControl) }
+
+    static func isBidiControl(_ u: Unicode.Scalar) -> Bool {
+        (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) || u.value == 0x200E || u.value == 0x200F || u.value == 0x061C
     }
 
     /// A payload value in a `<span class="v">` (isolated from the text

@@ -37,12 +37,8 @@ enum Layout {
         h.raw("</body></html>\n")
     }
 
-    /// `2026-12-01 09:00:00` of `2026-12-01T09:00:00.123+09:00` (the time as the line holds it: local).
-    static func time(_ rfc3339: String) -> String {
-        let b = Array(rfc3339.utf8)
-        guard b.count >= 19 else { return rfc3339 }
-        return String(decoding: b[0..<10], as: UTF8.self) + " " + String(decoding: b[11..<19], as: UTF8.self)
-    }
+    /// `2026-12-01 09:00:00` of `2026-12-01T09:00:00.123+09:00`, as the CSV writes it.
+    static func time(_ rfc3339: String) -> String { Export.localTime(rfc3339) }
 
     /// The Japanese name of a route.
     static func routeName(_ source: String, _ event: String) -> String {

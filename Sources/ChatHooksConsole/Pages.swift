@@ -461,7 +461,7 @@ enum Pages {
         let problems = records.problems(now: now)
         let spool = records.spool()
         var reasons: [String: String] = [:]
-        for p in problems { reasons["\(p.requestID)-\(p.action.index)"] = p.action.why }
+        for p in problems { reasons["\(p.line.requestID)-\(p.action.index)"] = p.action.why }
         var h = HTML()
         Layout.head(&h, title: "問題")
         Layout.nav(&h, context, current: "problems")
@@ -507,13 +507,13 @@ enum Pages {
         h.raw("\"><thead><tr><th>日時</th><th>イベント</th><th>処理</th><th>結果</th><th>理由</th></tr></thead><tbody>")
         for p in problems {
             h.raw("<tr class=\"problem\"><td>")
-            h.text(Layout.time(p.at))
+            h.text(Layout.time(p.line.at))
             h.raw("</td><td><a")
-            h.link("event", [("id", p.requestID)])
+            h.link("event", [("id", p.line.requestID)])
             h.raw(">")
-            h.text(Layout.routeName(p.source, p.event))
+            h.text(Layout.routeName(p.line.source, p.line.event))
             h.raw(" ")
-            h.text(p.requestID)
+            h.text(p.line.requestID)
             h.raw("</a></td><td>")
             h.text("#\(p.action.index) \(p.action.type)")
             h.raw(p.action.outcome == "failed" ? "</td><td class=\"bad\">" : "</td><td class=\"wait\">")
@@ -629,9 +629,10 @@ enum ConsoleExport {
                         }
                         newerInARow = 0
                     }
-                    guard let head = JournalLineHead(slice) ?? EventStore.headByParsing(slice), filter.acceptsHead(head) else { continue }
+                    if let raw = RawHead(slice), !filter.acceptsRaw(raw) { continue }
                     if let needle, !needle.mayMatch(slice) { continue }
-                    guard let value = try? JSONParser.parse(line), let record = JournalRecord(value) else { continue }
+                    guard let value = try? JSONParser.parse(line), let record = JournalRecord(value),
+                          filter.acceptsHead(JournalLineHead(slice) ?? JournalLineHead(record: record)) else { continue }
                     if let needle, !needle.matches(record) { continue }
                     body(record)
                 }
@@ -686,7 +687,7 @@ enum Pretty {
         guard HTML.hasBidiControl(json) else { return json }
         var out = ""
         for u in json.unicodeScalars {
-            if HTML.hasBidiControl(String(u)) {
+            if HTML.isBidiControl(u) {
                 let hex = String(u.value, radix: 16, uppercase: true)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             } else {

@@ -125,12 +125,9 @@ struct Records {
         return (bad.map { "\($0.outcome == "failed" ? "失敗" : "保留"): \($0.type)" }.joined(separator: ", "), false)
     }
 
+    /// An action whose latest outcome is not done, and the line that says so.
     struct Problem {
-        var requestID: String
-        var source: String
-        var event: String
-        var receivedAt: String
-        var at: String
+        var line: OutcomeLine
         var action: ActionOutcome
     }
 
@@ -158,7 +155,7 @@ struct Records {
                     guard !settled.contains(key) else { continue }
                     settled.insert(key)
                     if a.outcome != "done" {
-                        out.append(Problem(requestID: o.requestID, source: o.source, event: o.event, receivedAt: o.receivedAt, at: o.at, action: a))
+                        out.append(Problem(line: o, action: a))
                     }
                 }
                 return true

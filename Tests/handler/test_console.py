@@ -544,3 +544,32 @@ def test_a_form_that_arrives_in_pieces_is_read_whole(tmp_path):
     proc.body = body[1000:]
     r = Site.finish(proc)
     assert r.status == 303, r.body[-300:]
+
+
+def test_admin_hosts_lists_the_names_the_console_answers_on(tmp_path):
+    site = make_site(tmp_path, admin=f'admin: {{ passwordHash: "{HASH}", hosts: ["Example.JP"] }},')
+    ok = Console(site).login(remote="203.0.113.5", extra={"HTTP_HOST": "example.jp", "HTTPS": "on"}, origin="https://example.jp")
+    assert ok.status == 303
+    other = Console(site).request("GET", "/login", remote="203.0.113.5", extra={"HTTP_HOST": "other.example"})
+    assert other.status == 403 and b"admin.hosts" in other.body
+    # Listed, a local client may use the name too (a proxy on the same machine).
+    assert Console(site).login(extra={"HTTP_HOST": "example.jp"}, origin="http://example.jp").status == 303
+    # Without a list, a local client must name the machine itself.
+    site2 = make_site(tmp_path / "b")
+    assert Console(site2).request("GET", "/login", extra={"HTTP_HOST": "example.jp"}).status == 403
+
+
+@pytest.mark.parametrize("block, problem", [
+    ('hosts: ["https://example.jp/"]', "admin.hosts[0]"),
+    ('hosts: "example.jp"', "admin.hosts"),
+    ("idleHours: 0", "admin.idleHours"),
+    ("idleHours: 1.5", "admin.idleHours"),
+    ("allowPlainHTTP: 1", "admin.allowPlainHTTP"),
+    ("passwrodHash: 1", "admin.passwrodHash"),
+])
+def test_a_bad_admin_setting_is_named_by_check(tmp_path, block, problem):
+    site = make_site(tmp_path, admin=f'admin: {{ passwordHash: "{HASH}", {block} }},')
+    check = subprocess.run([str(BIN_DIR / "chathooks"), "check", str(site.config_path)], capture_output=True, text=True, timeout=10)
+    assert check.returncode == 1 and problem in check.stderr, check.stderr
+    assert HASH not in check.stderr + check.stdout
+    assert Console(site).request("GET", "/login").status == 503

@@ -136,10 +136,12 @@ package enum Export {
     }
 
     /// `2026-12-01 09:00:00`, in this machine's local time (TZ).
-    static func localTime(_ t: Timestamp) -> String {
-        let full = t.rfc3339  // 2026-12-01T09:00:00.123+09:00
-        let b = Array(full.utf8)
-        guard b.count >= 19 else { return full }
+    static func localTime(_ t: Timestamp) -> String { localTime(t.rfc3339) }
+
+    /// The same of a time as a line holds it (`2026-12-01T09:00:00.123+09:00`: local already).
+    package static func localTime(_ rfc3339: String) -> String {
+        let b = Array(rfc3339.utf8)
+        guard b.count >= 19 else { return rfc3339 }
         return String(decoding: b[0..<10], as: UTF8.self) + " " + String(decoding: b[11..<19], as: UTF8.self)
     }
 

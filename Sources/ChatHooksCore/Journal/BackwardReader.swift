@@ -109,6 +109,15 @@ public struct JournalLineHead: Sendable {
     /// The local date of receipt, `2026-12-01`.
     public var date: Substring { receivedAt.prefix(10) }
 
+    /// The fields of a record read whole (a line whose fixed fields are not in the usual form).
+    public init(record r: JournalRecord) {
+        receivedAt = r.receivedAt.rfc3339
+        source = r.source
+        event = r.event
+        webhook = r.webhook
+        requestID = r.requestID
+    }
+
     public init?(_ line: ArraySlice<UInt8>) {
         var f = LeadingFields(line)
         guard let received = f.next("{\"received_at\":\""), let source = f.next(",\"source\":\""),
