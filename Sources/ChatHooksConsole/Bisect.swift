@@ -70,18 +70,4 @@ enum Bisect {
         let s = mktime(&t)
         return s == -1 ? nil : Int(s)
     }
-
-    /// The time a request id (a ULID) was made: its first 10 digits, in
-    /// milliseconds; nil for anything else.
-    static func time(ofRequestID id: String) -> Int? {
-        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
-        let b = Array(id.utf8)
-        guard b.count == 26 else { return nil }
-        var ms = 0
-        for c in b[0..<10] {
-            guard let v = alphabet.firstIndex(of: c) else { return nil }
-            ms = ms << 5 | v
-        }
-        return ms / 1000
-    }
 }

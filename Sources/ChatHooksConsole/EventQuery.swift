@@ -179,7 +179,7 @@ struct EventStore {
             }
         }
         // A request id says when it was made: the lines of that moment first.
-        if let t = Bisect.time(ofRequestID: id) {
+        if let t = RequestID.milliseconds(of: id).map({ $0 / 1000 }) {
             for path in paths.reversed() {
                 let name = Files.baseName(path)
                 var offset = Bisect.bounds(path: path, seconds: t).low

@@ -58,11 +58,10 @@ struct HTML {
     /// RFC 3986 unreserved characters as they are; every other byte `%XX`.
     static func percentEncoded(_ s: String) -> String {
         var out: [UInt8] = []
-        let hex = Array("0123456789ABCDEF".utf8)
         for b in s.utf8 {
             switch b {
             case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: out.append(b)
-            default: out += [0x25, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out += [0x25, upperHexDigits[Int(b >> 4)], upperHexDigits[Int(b & 15)]]
             }
         }
         return String(decoding: out, as: UTF8.self)

@@ -99,6 +99,13 @@ final class ConsoleTests: XCTestCase {
         XCTAssertFalse(ids.contains(Array("01D".utf8)[...]))
     }
 
+    func testARequestIDSaysWhenItWasMade() {
+        let t = Timestamp(seconds: 1_800_000_123, nanoseconds: 456_000_000)
+        XCTAssertEqual(RequestID.milliseconds(of: RequestID.make(at: t)), t.milliseconds)
+        XCTAssertNil(RequestID.milliseconds(of: "not-an-id"))
+        XCTAssertNil(RequestID.milliseconds(of: String(repeating: "U", count: 26)))  // U is not Crockford's
+    }
+
     func testThrottleLocksAfterFiveAndForgetsOnSuccess() {
         let folder = NSTemporaryPath("throttle")
         mkdir(folder, 0o700)

@@ -5,6 +5,19 @@ import Glibc
 public enum RequestID {
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
+    /// When a request id was made, in milliseconds (its first 10 digits);
+    /// nil for what is not one of ours.
+    public static func milliseconds(of id: String) -> Int? {
+        let b = Array(id.utf8)
+        guard b.count == 26 else { return nil }
+        var ms = 0
+        for c in b[0..<10] {
+            guard let v = alphabet.firstIndex(of: c) else { return nil }
+            ms = ms << 5 | v
+        }
+        return ms
+    }
+
     public static func make(at time: Timestamp = .now()) -> String {
         // The 80 random bits in one call (glibc's arc4random_buf: one getrandom).
         var random: (lo: UInt64, hi: UInt64) = (0, 0)

@@ -52,7 +52,7 @@ public func logLine(_ message: String) -> [UInt8] {
 }
 
 /// Hexadecimal digits, uppercase (log escapes, percent-encoding).
-let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+package let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
 /// Writes every byte, retrying short writes and EINTR. Returns false on failure.
 @discardableResult
